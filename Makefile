@@ -1,0 +1,63 @@
+# Tiny-LLM runtime for MicroPython.  `make help` lists what you can do.
+
+MICROPY_DIR ?= $(CURDIR)/deps/micropython-1.25.0
+MODELS_DIR ?= models
+SHARED_DIR ?= $(CURDIR)/../shared
+PYTHON ?= python3
+
+BUILD_DIR := $(CURDIR)/build
+FIRMWARE := $(BUILD_DIR)/micropython
+UNIX_BUILD := $(BUILD_DIR)/unix
+MPY_CROSS := $(MICROPY_DIR)/mpy-cross/build/mpy-cross
+
+# What the ports need from the Debian source tarball, which lacks some submodules.
+UNIX_MAKE_ARGS := VARIANT_DIR=$(CURDIR)/boards/unix BUILD=$(UNIX_BUILD) \
+	USER_C_MODULES=$(CURDIR)/usermod MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0
+
+SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk app/llm/*.py boards/unix/*)
+
+.PHONY: all help firmware-unix micropython-src models run test bench clean
+
+all: $(FIRMWARE)
+
+help:
+	@echo "make                 build the host firmware: build/micropython (MicroPython unix port + _llm + frozen llm)"
+	@echo "make run             build, then print a story from stories260K (MODELS_DIR=$(MODELS_DIR))"
+	@echo "make test            run every test (pytest)"
+	@echo "make bench           instructions per token under callgrind, tokens/s, interpreter share"
+	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
+	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
+	@echo "make clean           remove build/"
+	@echo "Variables: MICROPY_DIR=<your MicroPython 1.25 checkout>  MODELS_DIR=<dir with the models>"
+
+micropython-src: $(MICROPY_DIR)/py/mpconfig.h
+
+$(MICROPY_DIR)/py/mpconfig.h:
+	sh host/fetch-micropython.sh $(dir $(MICROPY_DIR:/=))
+
+$(MPY_CROSS): $(MICROPY_DIR)/py/mpconfig.h
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
+
+$(FIRMWARE): $(MICROPY_DIR)/py/mpconfig.h $(MPY_CROSS) $(SOURCES)
+	$(MAKE) -C $(MICROPY_DIR)/ports/unix $(UNIX_MAKE_ARGS)
+	cp $(UNIX_BUILD)/micropython $@
+
+firmware-unix: $(FIRMWARE)
+
+models:
+	$(PYTHON) host/models.py $(MODELS_DIR) --shared $(SHARED_DIR)/models
+
+run: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
+	$(FIRMWARE) -m llm $(MODELS_DIR)/stories260K.bin -z $(MODELS_DIR)/tok512.bin -i "Once upon a time"
+
+$(MODELS_DIR)/stories260K.bin:
+	$(MAKE) models
+
+test: $(FIRMWARE)
+	$(PYTHON) -m pytest -q tests
+
+bench: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
+	$(PYTHON) host/bench.py --firmware $(FIRMWARE) --models $(MODELS_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,127 @@
+# ESP32-S3 firmware build and flashing, as a Makefile fragment.
+#
+# Included by the top-level Makefile (after it sets MICROPY_DIR and BOARD):
+#     include boards/esp32/esp32.mk
+# Targets:
+#     make firmware [BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT]
+#     make flash PORT=/dev/ttyACM0 [BOARD=...] [ERASE=1] [BAUD=460800]
+#     make flash-romfs PORT=/dev/ttyACM0 ROMFS_IMAGE=models.romfs [BOARD=...]
+#     make esp32-micropython-src      (MicroPython git checkout with the submodules the port needs)
+# See boards/esp32/README.md.
+
+ESP32_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+ESP32_ROOT := $(abspath $(ESP32_MK_DIR)/../..)
+
+# MicroPython 1.25's esp32 port supports ESP-IDF v5.2, v5.2.2, v5.3 and v5.4;
+# its CI builds with v5.2.2 (ports/esp32/README.md, tools/ci.sh).
+ESP32_IDF_VERSION ?= v5.2.2
+ESP32_MPY_VERSION ?= v1.25.0
+
+BOARD ?= LLM_S3
+MICROPY_DIR ?= $(ESP32_ROOT)/deps/micropython-1.25.0
+ESP32_BOARD_DIR = $(ESP32_MK_DIR)/$(BOARD)
+ESP32_BUILD = $(ESP32_ROOT)/build/esp32-$(BOARD)
+ESP32_USER_C_MODULES ?= $(ESP32_ROOT)/usermod/micropython.cmake
+BAUD ?= 460800
+ESPTOOL ?= $(firstword $(shell command -v esptool.py esptool 2>/dev/null))
+
+# The esp32 port needs three git submodules that Debian's source tarball leaves
+# out. Use MICROPY_DIR if it has them, else a git checkout of the same release.
+ESP32_MPY_GIT_DIR ?= $(ESP32_ROOT)/deps/micropython-1.25.0-git
+ESP32_SUBMODULES = lib/micropython-lib lib/berkeley-db-1.xx lib/tinyusb
+esp32_has_submodules = $(and $(wildcard $(1)/lib/micropython-lib/micropython/bundles),$(wildcard $(1)/lib/berkeley-db-1.xx/README),$(wildcard $(1)/lib/tinyusb/src/tusb.h))
+ESP32_MICROPY_DIR ?= $(if $(call esp32_has_submodules,$(MICROPY_DIR)),$(abspath $(MICROPY_DIR)),$(ESP32_MPY_GIT_DIR))
+
+# CONFIG_PARTITION_TABLE_CUSTOM_FILENAME of the board, relative to its directory.
+ESP32_PARTITION_CSV = $(abspath $(ESP32_BOARD_DIR)/$(shell sed -n 's/^CONFIG_PARTITION_TABLE_CUSTOM_FILENAME="\(.*\)"/\1/p' $(ESP32_BOARD_DIR)/sdkconfig.board 2>/dev/null | tail -n 1))
+
+.PHONY: firmware flash flash-romfs esp32-micropython-src esp32-check-board esp32-check-idf esp32-check-port
+
+firmware: esp32-check-board esp32-check-idf esp32-micropython-src
+	$(MAKE) -C $(ESP32_MICROPY_DIR)/mpy-cross USER_C_MODULES=
+	$(MAKE) -C $(ESP32_MICROPY_DIR)/ports/esp32 \
+		BOARD=$(BOARD) BOARD_DIR=$(ESP32_BOARD_DIR) BUILD=$(ESP32_BUILD) \
+		USER_C_MODULES=$(ESP32_USER_C_MODULES)
+	@echo "Firmware: $(ESP32_BUILD)/firmware.bin (flash with: make flash BOARD=$(BOARD) PORT=<serial port>)"
+
+esp32-check-board:
+	@if [ ! -f "$(ESP32_BOARD_DIR)/mpconfigboard.cmake" ]; then \
+		echo "error: unknown ESP32 board '$(BOARD)'; boards: $(notdir $(patsubst %/mpconfigboard.cmake,%,$(wildcard $(ESP32_MK_DIR)/*/mpconfigboard.cmake)))" >&2; \
+		exit 1; \
+	fi
+
+esp32-check-idf:
+	@if [ -z "$$IDF_PATH" ] || [ ! -f "$$IDF_PATH/tools/idf.py" ] || [ ! -f "$$IDF_PATH/tools/cmake/version.cmake" ]; then \
+		if [ -z "$$IDF_PATH" ]; then echo "error: IDF_PATH is not set: the ESP32 firmware needs Espressif's ESP-IDF." >&2; \
+		else echo "error: IDF_PATH=$$IDF_PATH is not an ESP-IDF checkout (no tools/idf.py)." >&2; fi; \
+		echo "MicroPython $(ESP32_MPY_VERSION) builds with ESP-IDF v5.2.x-v5.4.x; its CI uses $(ESP32_IDF_VERSION). To install it:" >&2; \
+		echo "    git clone --recursive -b $(ESP32_IDF_VERSION) https://github.com/espressif/esp-idf.git ~/esp-idf" >&2; \
+		echo "    cd ~/esp-idf && ./install.sh esp32s3" >&2; \
+		echo "    . ~/esp-idf/export.sh      # in every new shell; sets IDF_PATH and PATH" >&2; \
+		echo "then run this make command again." >&2; \
+		exit 1; \
+	fi; \
+	if ! command -v idf.py >/dev/null 2>&1; then \
+		echo "error: IDF_PATH is set but idf.py is not on PATH; run: . $$IDF_PATH/export.sh" >&2; \
+		exit 1; \
+	fi; \
+	v=$$(awk -F'[ )]' '/^set\(IDF_VERSION_(MAJOR|MINOR|PATCH) /{printf "%s%s", s, $$2; s="."}' "$$IDF_PATH/tools/cmake/version.cmake"); \
+	case "$$v" in \
+		5.2|5.2.*|5.3|5.3.*|5.4|5.4.*) echo "ESP-IDF v$$v at $$IDF_PATH" ;; \
+		*) echo "warning: ESP-IDF v$$v at $$IDF_PATH; MicroPython $(ESP32_MPY_VERSION) supports v5.2-v5.4 (tested: $(ESP32_IDF_VERSION))" >&2 ;; \
+	esac
+
+# A MicroPython tree with the submodules the esp32 port needs (cloned once, over the network).
+esp32-micropython-src:
+	@d="$(ESP32_MICROPY_DIR)"; \
+	if [ -f "$$d/lib/micropython-lib/micropython/bundles/bundle-networking/manifest.py" ] && \
+	   [ -f "$$d/lib/berkeley-db-1.xx/README" ] && [ -f "$$d/lib/tinyusb/src/tusb.h" ]; then exit 0; fi; \
+	if [ "$$d" != "$(ESP32_MPY_GIT_DIR)" ]; then \
+		echo "error: $$d lacks the git submodules $(ESP32_SUBMODULES);" >&2; \
+		echo "run: git -C $$d submodule update --init $(ESP32_SUBMODULES)" >&2; \
+		exit 1; \
+	fi; \
+	echo "Cloning MicroPython $(ESP32_MPY_VERSION) with $(ESP32_SUBMODULES) into $$d"; \
+	rm -rf "$$d.part" && \
+	git clone --depth 1 -b $(ESP32_MPY_VERSION) https://github.com/micropython/micropython.git "$$d.part" && \
+	{ git -C "$$d.part" submodule update --init --depth 1 $(ESP32_SUBMODULES) || \
+	  git -C "$$d.part" submodule update --init $(ESP32_SUBMODULES); } && \
+	rm -rf "$$d" && mv "$$d.part" "$$d"
+
+esp32-check-port:
+	@if [ -z "$(PORT)" ]; then \
+		echo "error: PORT is not set; give the board's serial port, e.g." >&2; \
+		echo "    make $(MAKECMDGOALS) BOARD=$(BOARD) PORT=/dev/ttyACM0   (Linux; /dev/cu.usbmodem* on macOS, COMn on Windows)" >&2; \
+		exit 1; \
+	fi
+	@if [ -z "$(ESPTOOL)" ]; then \
+		echo "error: esptool not found: run . \$$IDF_PATH/export.sh (ESP-IDF ships esptool.py) or pip install esptool" >&2; \
+		exit 1; \
+	fi
+
+flash: esp32-check-port
+	@if [ ! -f "$(ESP32_BUILD)/firmware.bin" ]; then \
+		echo "error: $(ESP32_BUILD)/firmware.bin not found; run: make firmware BOARD=$(BOARD)" >&2; \
+		exit 1; \
+	fi
+ifeq ($(ERASE),1)
+	$(ESPTOOL) --chip esp32s3 -p $(PORT) -b $(BAUD) erase_flash
+endif
+	$(ESPTOOL) --chip esp32s3 -p $(PORT) -b $(BAUD) write_flash -z 0x0 $(ESP32_BUILD)/firmware.bin
+
+# Write a ROMFS image (e.g. from `mpremote romfs build`) straight into the
+# board's romfs partition: faster than `mpremote romfs deploy` over the REPL.
+flash-romfs: esp32-check-port
+	@if [ -z "$(ROMFS_IMAGE)" ] || [ ! -f "$(ROMFS_IMAGE)" ]; then \
+		echo "error: ROMFS_IMAGE='$(ROMFS_IMAGE)' is not a file; build one with: mpremote romfs -o models.romfs build <dir>" >&2; \
+		exit 1; \
+	fi
+	@set -e; csv="$(ESP32_PARTITION_CSV)"; \
+	line=$$(awk -F, '{gsub(/[ \t]/, "")} $$1 == "romfs" {print $$4 " " $$5}' "$$csv"); \
+	[ -n "$$line" ] || { echo "error: no romfs partition in $$csv" >&2; exit 1; }; \
+	set -- $$line; size=$$(wc -c < "$(ROMFS_IMAGE)"); \
+	if [ "$$size" -gt $$(($$2)) ]; then \
+		echo "error: $(ROMFS_IMAGE) is $$size bytes; the romfs partition of $(BOARD) holds $$(($$2))" >&2; exit 1; \
+	fi; \
+	echo "$(ESPTOOL) --chip esp32s3 -p $(PORT) -b $(BAUD) write_flash -z $$1 $(ROMFS_IMAGE)"; \
+	$(ESPTOOL) --chip esp32s3 -p $(PORT) -b $(BAUD) write_flash -z $$1 "$(ROMFS_IMAGE)"

@@ -1,0 +1,28 @@
+import os
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)  # so that `import host.llama2` works
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    """The shared data directory: $LLM_SHARED_DIR, default <repo>/../shared."""
+    path = os.environ.get("LLM_SHARED_DIR") or os.path.join(REPO_ROOT, os.pardir, "shared")
+    path = os.path.abspath(path)
+    if not os.path.isdir(path):
+        pytest.skip("shared dir %s not found (set LLM_SHARED_DIR)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared_dir):
+    return os.path.join(shared_dir, "models")
+
+
+@pytest.fixture(scope="session")
+def golden_dir(shared_dir):
+    return os.path.join(shared_dir, "golden")

@@ -1,0 +1,175 @@
+#include <math.h>
+#include <string.h>
+#include "kernels.h"
+
+void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d) {
+    for (int i = 0; i < d; i++) {
+        const float *row = w + (intptr_t)i * n;
+        float sum = 0.0f;
+        for (int j = 0; j < n; j++) {
+            sum += row[j] * x[j];
+        }
+        out[i] = sum;
+    }
+}
+
+void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
+    for (int g = 0; g < n / gs; g++) {
+        const float *xg = x + g * gs;
+        float amax = 0.0f;
+        for (int j = 0; j < gs; j++) {
+            float a = fabsf(xg[j]);
+            if (a > amax) {
+                amax = a;
+            }
+        }
+        float scale = amax / 127.0f;
+        xs[g] = scale;
+        if (amax == 0.0f) {
+            // Dividing by a zero scale would give NaN codes.
+            memset(xq + g * gs, 0, (size_t)gs);
+            continue;
+        }
+        float inv = 127.0f / amax;
+        for (int j = 0; j < gs; j++) {
+            xq[g * gs + j] = (int8_t)roundf(xg[j] * inv);
+        }
+    }
+}
+
+void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
+    const int8_t *w, const float *ws, int n, int d, int gs) {
+    int groups = n / gs;
+    for (int i = 0; i < d; i++) {
+        const int8_t *row = w + (intptr_t)i * n;
+        const float *row_scales = ws + (intptr_t)i * groups;
+        float sum = 0.0f;
+        for (int g = 0; g < groups; g++) {
+            int32_t dot = 0;
+            const int8_t *wg = row + g * gs;
+            const int8_t *xg = xq + g * gs;
+            for (int j = 0; j < gs; j++) {
+                dot += (int32_t)wg[j] * (int32_t)xg[j];
+            }
+            sum += (float)dot * row_scales[g] * xs[g];
+        }
+        out[i] = sum;
+    }
+}
+
+void llm_rmsnorm(float *out, const float *x, const float *weight, int n) {
+    float ss = 0.0f;
+    for (int j = 0; j < n; j++) {
+        ss += x[j] * x[j];
+    }
+    ss /= (float)n;
+    ss += 1e-5f;
+    ss = 1.0f / sqrtf(ss);
+    for (int j = 0; j < n; j++) {
+        out[j] = weight[j] * (ss * x[j]);
+    }
+}
+
+void llm_softmax(float *x, int n) {
+    float max_val = x[0];
+    for (int i = 1; i < n; i++) {
+        if (x[i] > max_val) {
+            max_val = x[i];
+        }
+    }
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max_val);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) {
+        x[i] /= sum;
+    }
+}
+
+int llm_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (x[i] > x[best]) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+void llm_swiglu(float *hb, const float *hb2, int n) {
+    for (int i = 0; i < n; i++) {
+        float val = hb[i];
+        val *= 1.0f / (1.0f + expf(-val));
+        hb[i] = val * hb2[i];
+    }
+}
+
+void llm_rope_freqs(float *freq, int head_size) {
+    for (int k = 0; k < head_size / 2; k++) {
+        freq[k] = 1.0f / powf(10000.0f, (float)(2 * k) / (float)head_size);
+    }
+}
+
+void llm_rope_table(float *fcos, float *fsin, const float *freq, int head_size, int pos) {
+    for (int k = 0; k < head_size / 2; k++) {
+        float val = (float)pos * freq[k];
+        fcos[k] = cosf(val);
+        fsin[k] = sinf(val);
+    }
+}
+
+void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int head_size) {
+    for (int i = 0; i < n; i += 2) {
+        int k = (i % head_size) / 2;
+        float v0 = vec[i];
+        float v1 = vec[i + 1];
+        vec[i] = v0 * fcos[k] - v1 * fsin[k];
+        vec[i + 1] = v0 * fsin[k] + v1 * fcos[k];
+    }
+}
+
+void llm_attention_f32(float *out, float *att, const float *q,
+    const float *k, const float *v, int stride, int pos, int head_size) {
+    float root = sqrtf((float)head_size);
+    for (int t = 0; t <= pos; t++) {
+        const float *kt = k + (intptr_t)t * stride;
+        float score = 0.0f;
+        for (int i = 0; i < head_size; i++) {
+            score += q[i] * kt[i];
+        }
+        att[t] = score / root;
+    }
+    llm_softmax(att, pos + 1);
+    memset(out, 0, (size_t)head_size * sizeof(float));
+    for (int t = 0; t <= pos; t++) {
+        const float *vt = v + (intptr_t)t * stride;
+        float a = att[t];
+        for (int i = 0; i < head_size; i++) {
+            out[i] += a * vt[i];
+        }
+    }
+}
+
+void llm_attention_q8(float *out, float *att, const float *q,
+    const int8_t *k, const float *ks, const int8_t *v, const float *vs,
+    int stride, int sstride, int pos, int head_size) {
+    float root = sqrtf((float)head_size);
+    for (int t = 0; t <= pos; t++) {
+        const int8_t *kt = k + (intptr_t)t * stride;
+        float score = 0.0f;
+        for (int i = 0; i < head_size; i++) {
+            score += q[i] * (float)kt[i];
+        }
+        att[t] = score * ks[(intptr_t)t * sstride] / root;
+    }
+    llm_softmax(att, pos + 1);
+    memset(out, 0, (size_t)head_size * sizeof(float));
+    for (int t = 0; t <= pos; t++) {
+        const int8_t *vt = v + (intptr_t)t * stride;
+        float a = att[t] * vs[(intptr_t)t * sstride];
+        for (int i = 0; i < head_size; i++) {
+            out[i] += a * (float)vt[i];
+        }
+    }
+}

@@ -1,0 +1,54 @@
+// Numeric kernels of the transformer.  Plain C: no MicroPython types here,
+// so the same code builds into firmware, a native .mpy, or a host test.
+// Callers check every length; the kernels trust what they are given.
+#ifndef LLM_KERNELS_H
+#define LLM_KERNELS_H
+
+#include <stdint.h>
+
+// out[d] = W[d][n] @ x[n], summed left to right as llama2.c does.
+void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d);
+
+// Quantise x[n] into int8 groups of gs with one float scale each
+// (scale = max|x| / 127).  An all-zero group gets scale 0 and zero codes.
+void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs);
+
+// out[d] = W[d][n] @ x[n] for int8 W and int8 x, both grouped by gs along n:
+// each group's integer dot product is scaled by w_scale * x_scale.
+void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
+    const int8_t *w, const float *ws, int n, int d, int gs);
+
+// out = weight * x / rms(x), eps 1e-5, as llama2.c.
+void llm_rmsnorm(float *out, const float *x, const float *weight, int n);
+
+// In-place softmax over x[n], max-subtracted.
+void llm_softmax(float *x, int n);
+
+// Index of the first maximum.
+int llm_argmax(const float *x, int n);
+
+// hb[i] = silu(hb[i]) * hb2[i]
+void llm_swiglu(float *hb, const float *hb2, int n);
+
+// Per-pair rotation frequencies for one head: freq[k] = 1 / 10000^(2k/head_size).
+void llm_rope_freqs(float *freq, int head_size);
+
+// cos/sin of pos*freq for the head_size/2 pairs of one head.
+void llm_rope_table(float *fcos, float *fsin, const float *freq, int head_size, int pos);
+
+// Rotate consecutive pairs of vec[n] (n a multiple of head_size) with the table.
+void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int head_size);
+
+// One head of attention at position pos over a float KV cache.
+// k and v point at this head's slice of position 0; stride is the distance
+// between positions.  att needs pos+1 floats.  out gets head_size floats.
+void llm_attention_f32(float *out, float *att, const float *q,
+    const float *k, const float *v, int stride, int pos, int head_size);
+
+// The same over an int8 KV cache with one scale per (position, head):
+// ks/vs point at this head's scale at position 0, sstride apart.
+void llm_attention_q8(float *out, float *att, const float *q,
+    const int8_t *k, const float *ks, const int8_t *v, const float *vs,
+    int stride, int sstride, int pos, int head_size);
+
+#endif

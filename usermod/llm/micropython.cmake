@@ -1,0 +1,22 @@
+# The _llm user C module, for CMake-based ports (esp32).
+add_library(usermod_llm INTERFACE)
+
+set(LLM_KERNEL_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/kernels.c
+    ${CMAKE_CURRENT_LIST_DIR}/sampler.c
+    ${CMAKE_CURRENT_LIST_DIR}/transformer.c
+    ${CMAKE_CURRENT_LIST_DIR}/tokenizer.c
+)
+
+target_sources(usermod_llm INTERFACE
+    ${CMAKE_CURRENT_LIST_DIR}/modllm.c
+    ${LLM_KERNEL_SOURCES}
+)
+
+target_include_directories(usermod_llm INTERFACE ${CMAKE_CURRENT_LIST_DIR})
+
+# The port builds for size; the kernels are worth speed.  Contraction stays off
+# so that the S3's fused multiply-add does not change results vs llama2.c.
+set_source_files_properties(${LLM_KERNEL_SOURCES} PROPERTIES COMPILE_OPTIONS "-O2;-ffp-contract=off")
+
+target_link_libraries(usermod INTERFACE usermod_llm)

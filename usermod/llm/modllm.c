@@ -1,0 +1,732 @@
+// MicroPython bindings of the _llm module: argument checking and object
+// plumbing only.  The numeric work is in kernels.c, sampler.c,
+// transformer.c and tokenizer.c, which know nothing of MicroPython.
+#include <string.h>
+#include "py/runtime.h"
+#include "py/objarray.h"
+#include "kernels.h"
+#include "sampler.h"
+#include "tokenizer.h"
+#include "transformer.h"
+
+// Bounds the rotation tables kept on the C stack (Llama models use 64-128).
+#define LLM_MAX_HEAD_SIZE (256)
+
+// ---- buffer helpers -------------------------------------------------------
+
+static void *get_buf(mp_obj_t obj, size_t *len, int flags) {
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(obj, &info, flags);
+    *len = info.len;
+    return info.buf;
+}
+
+// A float32 buffer: returns its element count; checks alignment.
+static float *get_floats(mp_obj_t obj, size_t *count, int flags, qstr name) {
+    size_t len;
+    void *buf = get_buf(obj, &len, flags);
+    if (((uintptr_t)buf & 3) != 0) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q: buffer not 4-byte aligned"), name);
+    }
+    *count = len / sizeof(float);
+    return buf;
+}
+
+static void need_count(size_t have, size_t want, qstr name) {
+    if (have < want) {
+        mp_raise_msg_varg(&mp_type_ValueError,
+            MP_ERROR_TEXT("%q: need %u items, buffer holds %u"), name, (unsigned)want, (unsigned)have);
+    }
+}
+
+static int get_positive(mp_obj_t obj, qstr name) {
+    mp_int_t v = mp_obj_get_int(obj);
+    if (v <= 0 || v > 0x7fffffff) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be positive"), name);
+    }
+    return (int)v;
+}
+
+// ---- kernels --------------------------------------------------------------
+
+// matmul(out, x, w): out[d] = w[d][n] @ x[n], with n = len(x), d = len(out).
+static mp_obj_t llm_matmul(mp_obj_t out_in, mp_obj_t x_in, mp_obj_t w_in) {
+    size_t d, n, nw;
+    float *out = get_floats(out_in, &d, MP_BUFFER_WRITE, MP_QSTR_out);
+    float *x = get_floats(x_in, &n, MP_BUFFER_READ, MP_QSTR_x);
+    float *w = get_floats(w_in, &nw, MP_BUFFER_READ, MP_QSTR_w);
+    if (n == 0 || d == 0 || n > 0x7fffffff / d || nw != n * d) {
+        mp_raise_ValueError(MP_ERROR_TEXT("matmul: w must hold len(out) * len(x) floats"));
+    }
+    llm_matmul_f32(out, x, w, (int)n, (int)d);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_matmul_obj, llm_matmul);
+
+static int check_group(size_t n, mp_obj_t gs_in) {
+    int gs = get_positive(gs_in, MP_QSTR_group_size);
+    if (n == 0 || n % (size_t)gs != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("group_size must divide the vector length"));
+    }
+    return gs;
+}
+
+// quantize(xq, xs, x, group_size): int8 codes and float scales of x.
+static mp_obj_t llm_quantize(size_t n_args, const mp_obj_t *args) {
+    size_t nq, ns, n;
+    int8_t *xq = get_buf(args[0], &nq, MP_BUFFER_WRITE);
+    float *xs = get_floats(args[1], &ns, MP_BUFFER_WRITE, MP_QSTR_xs);
+    float *x = get_floats(args[2], &n, MP_BUFFER_READ, MP_QSTR_x);
+    int gs = check_group(n, args[3]);
+    need_count(nq, n, MP_QSTR_xq);
+    need_count(ns, n / gs, MP_QSTR_xs);
+    llm_quantize_q8(xq, xs, x, (int)n, gs);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_quantize_obj, 4, 4, llm_quantize);
+
+// matmul_q8(out, xq, xs, w, ws, group_size): int8 matmul, n = len(xq).
+static mp_obj_t llm_matmul_q8_fn(size_t n_args, const mp_obj_t *args) {
+    size_t d, n, ns, nw, nws;
+    float *out = get_floats(args[0], &d, MP_BUFFER_WRITE, MP_QSTR_out);
+    int8_t *xq = get_buf(args[1], &n, MP_BUFFER_READ);
+    float *xs = get_floats(args[2], &ns, MP_BUFFER_READ, MP_QSTR_xs);
+    int8_t *w = get_buf(args[3], &nw, MP_BUFFER_READ);
+    float *ws = get_floats(args[4], &nws, MP_BUFFER_READ, MP_QSTR_ws);
+    int gs = check_group(n, args[5]);
+    if (d == 0 || n > 0x7fffffff / d || nw != n * d) {
+        mp_raise_ValueError(MP_ERROR_TEXT("matmul_q8: w must hold len(out) * len(xq) int8"));
+    }
+    need_count(ns, n / gs, MP_QSTR_xs);
+    need_count(nws, d * (n / gs), MP_QSTR_ws);
+    llm_matmul_q8(out, xq, xs, w, ws, (int)n, (int)d, gs);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_matmul_q8_obj, 6, 6, llm_matmul_q8_fn);
+
+// rmsnorm(out, x, weight)
+static mp_obj_t llm_rmsnorm_fn(mp_obj_t out_in, mp_obj_t x_in, mp_obj_t w_in) {
+    size_t no, n, nw;
+    float *out = get_floats(out_in, &no, MP_BUFFER_WRITE, MP_QSTR_out);
+    float *x = get_floats(x_in, &n, MP_BUFFER_READ, MP_QSTR_x);
+    float *w = get_floats(w_in, &nw, MP_BUFFER_READ, MP_QSTR_weight);
+    if (n == 0 || no != n || nw != n) {
+        mp_raise_ValueError(MP_ERROR_TEXT("rmsnorm: out, x and weight must have the same non-zero length"));
+    }
+    llm_rmsnorm(out, x, w, (int)n);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_rmsnorm_obj, llm_rmsnorm_fn);
+
+// softmax(x[, n]): in place over the first n items (default all).
+static mp_obj_t llm_softmax_fn(size_t n_args, const mp_obj_t *args) {
+    size_t n;
+    float *x = get_floats(args[0], &n, MP_BUFFER_WRITE, MP_QSTR_x);
+    if (n_args > 1) {
+        size_t want = (size_t)get_positive(args[1], MP_QSTR_n);
+        need_count(n, want, MP_QSTR_x);
+        n = want;
+    }
+    if (n == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("softmax: empty vector"));
+    }
+    llm_softmax(x, (int)n);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_softmax_obj, 1, 2, llm_softmax_fn);
+
+static mp_obj_t llm_argmax_fn(mp_obj_t x_in) {
+    size_t n;
+    float *x = get_floats(x_in, &n, MP_BUFFER_READ, MP_QSTR_x);
+    if (n == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("argmax: empty vector"));
+    }
+    return MP_OBJ_NEW_SMALL_INT(llm_argmax(x, (int)n));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_argmax_obj, llm_argmax_fn);
+
+// swiglu(hb, hb2): hb = silu(hb) * hb2
+static mp_obj_t llm_swiglu_fn(mp_obj_t hb_in, mp_obj_t hb2_in) {
+    size_t n, n2;
+    float *hb = get_floats(hb_in, &n, MP_BUFFER_WRITE, MP_QSTR_hb);
+    float *hb2 = get_floats(hb2_in, &n2, MP_BUFFER_READ, MP_QSTR_hb2);
+    if (n != n2) {
+        mp_raise_ValueError(MP_ERROR_TEXT("swiglu: hb and hb2 must have the same length"));
+    }
+    llm_swiglu(hb, hb2, (int)n);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(llm_swiglu_obj, llm_swiglu_fn);
+
+static int check_head_size(mp_obj_t obj) {
+    int hs = get_positive(obj, MP_QSTR_head_size);
+    if (hs % 2 != 0 || hs > LLM_MAX_HEAD_SIZE) {
+        mp_raise_ValueError(MP_ERROR_TEXT("head_size must be even and at most 256"));
+    }
+    return hs;
+}
+
+// rope(vec, head_size, pos): rotate every head of vec in place for position pos.
+static mp_obj_t llm_rope_fn(mp_obj_t vec_in, mp_obj_t hs_in, mp_obj_t pos_in) {
+    size_t n;
+    float *vec = get_floats(vec_in, &n, MP_BUFFER_WRITE, MP_QSTR_vec);
+    int hs = check_head_size(hs_in);
+    mp_int_t pos = mp_obj_get_int(pos_in);
+    if (pos < 0 || pos > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("pos must not be negative"));
+    }
+    if (n == 0 || n % (size_t)hs != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("rope: len(vec) must be a multiple of head_size"));
+    }
+    float freq[LLM_MAX_HEAD_SIZE / 2], fcos[LLM_MAX_HEAD_SIZE / 2], fsin[LLM_MAX_HEAD_SIZE / 2];
+    llm_rope_freqs(freq, hs);
+    llm_rope_table(fcos, fsin, freq, hs, (int)pos);
+    llm_rope_apply(vec, fcos, fsin, (int)n, hs);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_rope_obj, llm_rope_fn);
+
+// attention(out, att, q, k, v, pos, stride): one head over a float KV cache.
+// head_size = len(out) = len(q); k and v hold positions 0..pos, stride apart.
+static mp_obj_t llm_attention_fn(size_t n_args, const mp_obj_t *args) {
+    size_t hs, natt, nq, nk, nv;
+    float *out = get_floats(args[0], &hs, MP_BUFFER_WRITE, MP_QSTR_out);
+    float *att = get_floats(args[1], &natt, MP_BUFFER_WRITE, MP_QSTR_att);
+    float *q = get_floats(args[2], &nq, MP_BUFFER_READ, MP_QSTR_q);
+    float *k = get_floats(args[3], &nk, MP_BUFFER_READ, MP_QSTR_k);
+    float *v = get_floats(args[4], &nv, MP_BUFFER_READ, MP_QSTR_v);
+    mp_int_t pos = mp_obj_get_int(args[5]);
+    mp_int_t stride = mp_obj_get_int(args[6]);
+    if (hs == 0 || nq != hs) {
+        mp_raise_ValueError(MP_ERROR_TEXT("attention: out and q must have the same non-zero length"));
+    }
+    if (pos < 0 || pos > 0x7fffffff || stride < (mp_int_t)hs || stride > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("attention: need pos >= 0 and stride >= head size"));
+    }
+    need_count(natt, (size_t)pos + 1, MP_QSTR_att);
+    uint64_t span = (uint64_t)pos * (uint64_t)stride + hs;
+    need_count(nk, span > nk ? (size_t)-1 : (size_t)span, MP_QSTR_k);
+    need_count(nv, span > nv ? (size_t)-1 : (size_t)span, MP_QSTR_v);
+    llm_attention_f32(out, att, q, k, v, (int)stride, (int)pos, (int)hs);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_attention_obj, 7, 7, llm_attention_fn);
+
+// ---- sampling -------------------------------------------------------------
+
+static uint64_t *get_rng(mp_obj_t obj) {
+    size_t len;
+    uint64_t *state = get_buf(obj, &len, MP_BUFFER_WRITE);
+    if (len != 8 || ((uintptr_t)state & 7) != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("rng must be an aligned 8-byte buffer"));
+    }
+    return state;
+}
+
+// random_u32(rng): next value of llama2.c's xorshift generator.
+static mp_obj_t llm_random_u32_fn(mp_obj_t rng_in) {
+    return mp_obj_new_int_from_uint(llm_random_u32(get_rng(rng_in)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_random_u32_obj, llm_random_u32_fn);
+
+static float get_temperature_topp(mp_obj_t t_in, mp_obj_t p_in, float *topp) {
+    float t = (float)mp_obj_get_float(t_in);
+    *topp = (float)mp_obj_get_float(p_in);
+    if (!(t >= 0.0f) || !(*topp == *topp)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("temperature must be >= 0 and top_p a number"));
+    }
+    return t;
+}
+
+// sample(logits, temperature, top_p, rng, scratch): llama2.c's sample();
+// logits are overwritten, scratch holds len(logits) int32.
+static mp_obj_t llm_sample_fn(size_t n_args, const mp_obj_t *args) {
+    size_t n, ns;
+    float *logits = get_floats(args[0], &n, MP_BUFFER_WRITE, MP_QSTR_logits);
+    float topp;
+    float t = get_temperature_topp(args[1], args[2], &topp);
+    uint64_t *state = get_rng(args[3]);
+    int32_t *scratch = (int32_t *)get_floats(args[4], &ns, MP_BUFFER_WRITE, MP_QSTR_scratch);
+    if (n == 0 || n > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("sample: empty logits"));
+    }
+    need_count(ns, n, MP_QSTR_scratch);
+    return MP_OBJ_NEW_SMALL_INT(llm_sample(logits, (int)n, t, topp, state, scratch));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_sample_obj, 5, 5, llm_sample_fn);
+
+// ---- the model ------------------------------------------------------------
+
+typedef struct {
+    mp_obj_base_t base;
+    mp_obj_t weights;   // keeps the weight buffer (bytes, mapped file, ROMFS) alive
+    llm_model_t m;
+    int32_t *scratch;   // top-p candidates
+} llm_model_obj_t;
+
+static const qstr layer_tensor_names[9] = {
+    MP_QSTR_rms_att, MP_QSTR_wq, MP_QSTR_wk, MP_QSTR_wv, MP_QSTR_wo,
+    MP_QSTR_rms_ffn, MP_QSTR_w1, MP_QSTR_w2, MP_QSTR_w3,
+};
+
+// Parse and check the config tuple (dim, hidden_dim, n_layers, n_heads,
+// n_kv_heads, vocab_size, seq_len).
+static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(cfg_in, &n, &items);
+    if (n != 7) {
+        mp_raise_ValueError(MP_ERROR_TEXT("config needs 7 ints"));
+    }
+    static const qstr names[7] = {
+        MP_QSTR_dim, MP_QSTR_hidden_dim, MP_QSTR_n_layers, MP_QSTR_n_heads,
+        MP_QSTR_n_kv_heads, MP_QSTR_vocab_size, MP_QSTR_seq_len,
+    };
+    int v[7];
+    for (size_t i = 0; i < 7; i++) {
+        v[i] = get_positive(items[i], names[i]);
+        if (v[i] > (1 << 24)) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q is too large"), names[i]);
+        }
+    }
+    c->dim = v[0];
+    c->hidden_dim = v[1];
+    c->n_layers = v[2];
+    c->n_heads = v[3];
+    c->n_kv_heads = v[4];
+    c->vocab_size = v[5];
+    c->seq_len = v[6];
+    if (c->dim % c->n_heads != 0 || (c->dim / c->n_heads) % 2 != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("dim must be n_heads times an even head size"));
+    }
+    if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("n_heads must be a multiple of n_kv_heads"));
+    }
+    // Every matrix must stay indexable with int.
+    uint64_t big = (uint64_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+    if (big * (uint64_t)(c->hidden_dim > c->vocab_size ? c->hidden_dim : c->vocab_size) > 0x7fffffff
+        || (uint64_t)c->n_layers * c->seq_len * c->dim > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("config dimensions are too large"));
+    }
+}
+
+// Check one tensor of the table against the weight buffer and fill *t.
+// entry = (offset, type, group_size, scales_offset).
+static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_t rows, uint32_t cols,
+    bool float_only, llm_tensor_t *t, qstr name, int layer) {
+    const uint8_t *base = wb->buf;
+    int32_t offset = entry[0], type = entry[1], gs = entry[2], soffset = entry[3];
+    uint64_t count = (uint64_t)rows * cols;
+    const char *problem = NULL;
+    if (offset < 0 || (type != LLM_F32 && type != LLM_Q8) || (float_only && type != LLM_F32)) {
+        problem = "bad offset or type";
+    } else if (type == LLM_F32) {
+        if (((uintptr_t)(base + offset) & 3) != 0) {
+            problem = "float data not 4-byte aligned";
+        } else if ((uint64_t)offset + count * 4 > wb->len) {
+            problem = "data runs past the end of the weights";
+        }
+        t->scales = NULL;
+        t->group_size = 0;
+    } else {
+        if (gs <= 0 || cols % (uint32_t)gs != 0) {
+            problem = "group size does not divide the row length";
+        } else if (soffset < 0 || ((uintptr_t)(base + soffset) & 3) != 0) {
+            problem = "scales not 4-byte aligned";
+        } else if ((uint64_t)offset + count > wb->len
+                   || (uint64_t)soffset + count / (uint32_t)gs * 4 > wb->len) {
+            problem = "data runs past the end of the weights";
+        }
+        t->scales = (const float *)(base + soffset);
+        t->group_size = gs;
+    }
+    if (problem) {
+        if (layer >= 0) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tensor %q of layer %d: %s"), name, layer, problem);
+        }
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tensor %q: %s"), name, problem);
+    }
+    t->data = base + offset;
+    t->type = type;
+}
+
+static const float *get_norm(const mp_buffer_info_t *wb, const int32_t *entry, int dim, qstr name, int layer) {
+    llm_tensor_t t;
+    get_tensor(wb, entry, 1, (uint32_t)dim, true, &t, name, layer);
+    return t.data;
+}
+
+// Model(weights, table, config, ctx, kv_int8)
+// weights: any buffer holding every tensor; table: int32 buffer of
+// (offset, type, group_size, scales_offset) for embedding, then per layer
+// rms_att wq wk wv wo rms_ffn w1 w2 w3, then rms_final and classifier.
+static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 5, 5, false);
+    llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
+    memset(&self->m, 0, sizeof(self->m));
+    self->weights = args[0];
+    self->scratch = NULL;
+    llm_model_t *m = &self->m;
+    llm_config_t *c = &m->cfg;
+    get_config(args[2], c);
+    mp_int_t ctx = mp_obj_get_int(args[3]);
+    if (ctx <= 0 || ctx > c->seq_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
+    }
+    m->ctx = (int)ctx;
+    m->kv_q8 = mp_obj_is_true(args[4]);
+
+    mp_buffer_info_t wb;
+    mp_get_buffer_raise(args[0], &wb, MP_BUFFER_READ);
+    size_t table_len;
+    const int32_t *table = (const int32_t *)get_floats(args[1], &table_len, MP_BUFFER_READ, MP_QSTR_table);
+    size_t entries = 3 + 9 * (size_t)c->n_layers;
+    if (table_len != entries * 4) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("table needs %u int32 for %d layers"),
+            (unsigned)(entries * 4), c->n_layers);
+    }
+
+    uint32_t dim = (uint32_t)c->dim, hidden = (uint32_t)c->hidden_dim;
+    uint32_t kvd = dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads;
+    get_tensor(&wb, table, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
+    m->layers = m_new(llm_layer_t, c->n_layers);
+    for (int l = 0; l < c->n_layers; l++) {
+        const int32_t *e = table + 4 * (1 + 9 * l);
+        const qstr *nm = layer_tensor_names;
+        llm_layer_t *w = &m->layers[l];
+        w->rms_att = get_norm(&wb, e, c->dim, nm[0], l);
+        get_tensor(&wb, e + 4, dim, dim, false, &w->wq, nm[1], l);
+        get_tensor(&wb, e + 8, kvd, dim, false, &w->wk, nm[2], l);
+        get_tensor(&wb, e + 12, kvd, dim, false, &w->wv, nm[3], l);
+        get_tensor(&wb, e + 16, dim, dim, false, &w->wo, nm[4], l);
+        w->rms_ffn = get_norm(&wb, e + 20, c->dim, nm[5], l);
+        get_tensor(&wb, e + 24, hidden, dim, false, &w->w1, nm[6], l);
+        get_tensor(&wb, e + 28, dim, hidden, false, &w->w2, nm[7], l);
+        get_tensor(&wb, e + 32, hidden, dim, false, &w->w3, nm[8], l);
+    }
+    const int32_t *tail = table + 4 * (1 + 9 * c->n_layers);
+    m->rms_final = get_norm(&wb, tail, c->dim, MP_QSTR_rms_final, -1);
+    get_tensor(&wb, tail + 4, (uint32_t)c->vocab_size, dim, false, &m->classifier, MP_QSTR_classifier, -1);
+
+    // Allocation last, after every check: a bad file costs no memory.
+    void *state = m_malloc(llm_state_bytes(c, m->ctx));
+    void *kv = m_malloc(llm_kv_bytes(c, m->ctx, m->kv_q8));
+    self->scratch = m_new(int32_t, c->vocab_size);
+    llm_model_bind_state(m, state, kv);
+    memset(kv, 0, llm_kv_bytes(c, m->ctx, m->kv_q8));
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static int check_range(mp_obj_t obj, int limit, qstr name) {
+    mp_int_t v = mp_obj_get_int(obj);
+    if (v < 0 || v >= limit) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q %d out of range 0..%d"), name, (int)v, limit - 1);
+    }
+    return (int)v;
+}
+
+// forward(token, pos): logits for token at position pos.
+static mp_obj_t llm_model_forward(mp_obj_t self_in, mp_obj_t token_in, mp_obj_t pos_in) {
+    llm_model_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    int token = check_range(token_in, self->m.cfg.vocab_size, MP_QSTR_token);
+    int pos = check_range(pos_in, self->m.ctx, MP_QSTR_pos);
+    llm_forward(&self->m, token, pos);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_model_forward_obj, llm_model_forward);
+
+// sample(temperature, top_p, rng): next token from the current logits
+// (which sampling overwrites, as llama2.c does).
+static mp_obj_t llm_model_sample(size_t n_args, const mp_obj_t *args) {
+    llm_model_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    float topp;
+    float t = get_temperature_topp(args[1], args[2], &topp);
+    uint64_t *state = get_rng(args[3]);
+    return MP_OBJ_NEW_SMALL_INT(llm_sample(self->m.logits, self->m.cfg.vocab_size, t, topp, state, self->scratch));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_model_sample_obj, 4, 4, llm_model_sample);
+
+// logits(): a float memoryview of the logits of the last forward().
+static mp_obj_t llm_model_logits(mp_obj_t self_in) {
+    llm_model_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return mp_obj_new_memoryview('f' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, self->m.cfg.vocab_size, self->m.logits);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_model_logits_obj, llm_model_logits);
+
+static const mp_rom_map_elem_t llm_model_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_forward), MP_ROM_PTR(&llm_model_forward_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sample), MP_ROM_PTR(&llm_model_sample_obj) },
+    { MP_ROM_QSTR(MP_QSTR_logits), MP_ROM_PTR(&llm_model_logits_obj) },
+};
+static MP_DEFINE_CONST_DICT(llm_model_locals_dict, llm_model_locals_dict_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    llm_model_type,
+    MP_QSTR_Model,
+    MP_TYPE_FLAG_NONE,
+    make_new, llm_model_make_new,
+    locals_dict, &llm_model_locals_dict
+    );
+
+// memory(config, ctx, kv_int8): (activation bytes, KV cache bytes) a Model
+// allocates on the heap.
+static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) {
+    llm_config_t c;
+    get_config(cfg_in, &c);
+    int ctx = get_positive(ctx_in, MP_QSTR_ctx);
+    mp_obj_t sizes[2] = {
+        mp_obj_new_int_from_uint(llm_state_bytes(&c, ctx) + (size_t)c.vocab_size * 4),
+        mp_obj_new_int_from_uint(llm_kv_bytes(&c, ctx, mp_obj_is_true(kv_in))),
+    };
+    return mp_obj_new_tuple(2, sizes);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_memory_obj, llm_memory_fn);
+
+// ---- the tokenizer --------------------------------------------------------
+
+typedef struct {
+    mp_obj_base_t base;
+    mp_obj_t data;        // keeps the tokenizer bytes alive
+    const uint8_t *buf;
+    uint32_t *offsets;    // [vocab] record offsets
+    uint32_t *sorted;     // [vocab] ids in piece order
+    int vocab;
+    int max_len;          // longest piece
+} llm_tok_obj_t;
+
+// Tokenizer(data, vocab_size): data is the raw tokenizer.bin bytes.
+static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 2, 2, false);
+    size_t len;
+    const uint8_t *buf = get_buf(args[0], &len, MP_BUFFER_READ);
+    int vocab = get_positive(args[1], MP_QSTR_vocab_size);
+    if (vocab < 3 || (size_t)vocab > len / 8) {
+        mp_raise_msg_varg(&mp_type_ValueError,
+            MP_ERROR_TEXT("tokenizer: %d tokens cannot fit in %u bytes"), vocab, (unsigned)len);
+    }
+    llm_tok_obj_t *self = mp_obj_malloc(llm_tok_obj_t, type);
+    self->data = args[0];
+    self->buf = buf;
+    self->vocab = vocab;
+    self->offsets = m_new(uint32_t, vocab);
+    int bad;
+    int err = llm_tok_index(buf, len, vocab, self->offsets, &bad, &self->max_len);
+    if (err == LLM_TOK_TRUNCATED) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tokenizer truncated at token %d of %d"), bad, vocab);
+    } else if (err != LLM_TOK_OK) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tokenizer: bad piece length at token %d"), bad);
+    }
+    self->sorted = m_new(uint32_t, vocab);
+    llm_tok_sort(buf, self->offsets, vocab, self->sorted);
+    return MP_OBJ_FROM_PTR(self);
+}
+
+// encode(text, bos=True, eos=False) -> list of token ids
+static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
+    llm_tok_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    size_t len;
+    const uint8_t *text = (const uint8_t *)mp_obj_str_get_data(args[1], &len);
+    bool bos = n_args > 2 ? mp_obj_is_true(args[2]) : true;
+    bool eos = n_args > 3 ? mp_obj_is_true(args[3]) : false;
+    if (len > 0x7fff0000) {
+        mp_raise_ValueError(MP_ERROR_TEXT("text too long"));
+    }
+    int32_t *tokens = m_new(int32_t, len + 3);
+    uint8_t *pair = m_new(uint8_t, 2 * (size_t)self->max_len + 1);
+    int n = llm_tok_encode(self->buf, self->offsets, self->sorted, self->vocab,
+        text, (int)len, bos, eos, tokens, pair);
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (int i = 0; i < n; i++) {
+        mp_obj_list_append(list, MP_OBJ_NEW_SMALL_INT(tokens[i]));
+    }
+    m_del(uint8_t, pair, 2 * (size_t)self->max_len + 1);
+    m_del(int32_t, tokens, len + 3);
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_tok_encode_obj, 2, 4, llm_tok_encode_fn);
+
+// decode(prev, token) -> the bytes llama2.c prints for token after prev
+static mp_obj_t llm_tok_decode_fn(mp_obj_t self_in, mp_obj_t prev_in, mp_obj_t id_in) {
+    llm_tok_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    int prev = check_range(prev_in, self->vocab, MP_QSTR_prev);
+    int id = check_range(id_in, self->vocab, MP_QSTR_token);
+    uint8_t byte;
+    int len;
+    const uint8_t *s = llm_tok_decode(self->buf, self->offsets, prev, id, &byte, &len);
+    return mp_obj_new_bytes(s, (size_t)len);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_tok_decode_obj, llm_tok_decode_fn);
+
+// piece(token) -> the token's raw piece
+static mp_obj_t llm_tok_piece_fn(mp_obj_t self_in, mp_obj_t id_in) {
+    llm_tok_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    int len;
+    const uint8_t *s = llm_tok_piece(self->buf, self->offsets, check_range(id_in, self->vocab, MP_QSTR_token), &len);
+    return mp_obj_new_bytes(s, (size_t)len);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(llm_tok_piece_obj, llm_tok_piece_fn);
+
+// lookup(piece) -> token id or -1
+static mp_obj_t llm_tok_lookup_fn(mp_obj_t self_in, mp_obj_t piece_in) {
+    llm_tok_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    size_t len;
+    const uint8_t *s = (const uint8_t *)mp_obj_str_get_data(piece_in, &len);
+    if (len > 0xffff) {
+        return MP_OBJ_NEW_SMALL_INT(-1);
+    }
+    return MP_OBJ_NEW_SMALL_INT(llm_tok_lookup(self->buf, self->offsets, self->sorted, self->vocab, s, (int)len));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(llm_tok_lookup_obj, llm_tok_lookup_fn);
+
+static void llm_tok_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    llm_tok_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] != MP_OBJ_NULL) {
+        return;
+    }
+    if (attr == MP_QSTR_vocab_size) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(self->vocab);
+    } else if (attr == MP_QSTR_index_bytes) {
+        dest[0] = mp_obj_new_int_from_uint((size_t)self->vocab * 8);
+    } else {
+        dest[1] = MP_OBJ_SENTINEL;  // continue lookup in locals_dict
+    }
+}
+
+static const mp_rom_map_elem_t llm_tok_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_encode), MP_ROM_PTR(&llm_tok_encode_obj) },
+    { MP_ROM_QSTR(MP_QSTR_decode), MP_ROM_PTR(&llm_tok_decode_obj) },
+    { MP_ROM_QSTR(MP_QSTR_piece), MP_ROM_PTR(&llm_tok_piece_obj) },
+    { MP_ROM_QSTR(MP_QSTR_lookup), MP_ROM_PTR(&llm_tok_lookup_obj) },
+};
+static MP_DEFINE_CONST_DICT(llm_tok_locals_dict, llm_tok_locals_dict_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    llm_tok_type,
+    MP_QSTR_Tokenizer,
+    MP_TYPE_FLAG_NONE,
+    make_new, llm_tok_make_new,
+    attr, llm_tok_attr,
+    locals_dict, &llm_tok_locals_dict
+    );
+
+// ---- read-only file mapping (unix firmware) -------------------------------
+// Keeps host weights out of the heap, as ROMFS does on the chip.
+
+#if defined(UNIX)
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    mp_obj_base_t base;
+    void *addr;
+    size_t len;
+} llm_mapped_obj_t;
+
+static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 1, 1, false);
+    const char *path = mp_obj_str_get_str(args[0]);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        mp_raise_OSError(errno);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        mp_raise_OSError(err);
+    }
+    if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX / 2) {
+        close(fd);
+        mp_raise_ValueError(MP_ERROR_TEXT("cannot map an empty file"));
+    }
+    void *addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int err = errno;
+    close(fd);
+    if (addr == MAP_FAILED) {
+        mp_raise_OSError(err);
+    }
+    llm_mapped_obj_t *self = mp_obj_malloc_with_finaliser(llm_mapped_obj_t, type);
+    self->addr = addr;
+    self->len = (size_t)st.st_size;
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static mp_int_t llm_mapped_get_buffer(mp_obj_t self_in, mp_buffer_info_t *info, mp_uint_t flags) {
+    llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if ((flags & MP_BUFFER_WRITE) || self->addr == NULL) {
+        return 1;
+    }
+    info->buf = self->addr;
+    info->len = self->len;
+    info->typecode = 'B';
+    return 0;
+}
+
+static mp_obj_t llm_mapped_del(mp_obj_t self_in) {
+    llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->addr != NULL) {
+        munmap(self->addr, self->len);
+        self->addr = NULL;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_mapped_del_obj, llm_mapped_del);
+
+static mp_obj_t llm_mapped_len(mp_obj_t self_in) {
+    llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return mp_obj_new_int_from_uint(self->len);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_mapped_len_obj, llm_mapped_len);
+
+static const mp_rom_map_elem_t llm_mapped_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&llm_mapped_del_obj) },
+    { MP_ROM_QSTR(MP_QSTR_size), MP_ROM_PTR(&llm_mapped_len_obj) },
+};
+static MP_DEFINE_CONST_DICT(llm_mapped_locals_dict, llm_mapped_locals_dict_table);
+
+// MappedFile(path): the file's bytes through the buffer protocol, read-only.
+// The mapping lives as long as this object; hand the object itself to the
+// kernels (a memoryview does not keep it alive).
+static MP_DEFINE_CONST_OBJ_TYPE(
+    llm_mapped_type,
+    MP_QSTR_MappedFile,
+    MP_TYPE_FLAG_NONE,
+    make_new, llm_mapped_make_new,
+    buffer, llm_mapped_get_buffer,
+    locals_dict, &llm_mapped_locals_dict
+    );
+#endif
+
+// ---- module ---------------------------------------------------------------
+
+static const mp_rom_map_elem_t llm_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__llm) },
+    { MP_ROM_QSTR(MP_QSTR_matmul), MP_ROM_PTR(&llm_matmul_obj) },
+    { MP_ROM_QSTR(MP_QSTR_matmul_q8), MP_ROM_PTR(&llm_matmul_q8_obj) },
+    { MP_ROM_QSTR(MP_QSTR_quantize), MP_ROM_PTR(&llm_quantize_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rmsnorm), MP_ROM_PTR(&llm_rmsnorm_obj) },
+    { MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&llm_softmax_obj) },
+    { MP_ROM_QSTR(MP_QSTR_argmax), MP_ROM_PTR(&llm_argmax_obj) },
+    { MP_ROM_QSTR(MP_QSTR_swiglu), MP_ROM_PTR(&llm_swiglu_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rope), MP_ROM_PTR(&llm_rope_obj) },
+    { MP_ROM_QSTR(MP_QSTR_attention), MP_ROM_PTR(&llm_attention_obj) },
+    { MP_ROM_QSTR(MP_QSTR_random_u32), MP_ROM_PTR(&llm_random_u32_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sample), MP_ROM_PTR(&llm_sample_obj) },
+    { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&llm_memory_obj) },
+    { MP_ROM_QSTR(MP_QSTR_Model), MP_ROM_PTR(&llm_model_type) },
+    { MP_ROM_QSTR(MP_QSTR_Tokenizer), MP_ROM_PTR(&llm_tok_type) },
+    #if defined(UNIX)
+    { MP_ROM_QSTR(MP_QSTR_MappedFile), MP_ROM_PTR(&llm_mapped_type) },
+    #endif
+};
+static MP_DEFINE_CONST_DICT(llm_module_globals, llm_module_globals_table);
+
+const mp_obj_module_t llm_user_cmodule = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&llm_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR__llm, llm_user_cmodule);

@@ -1,0 +1,212 @@
+#include <string.h>
+#include "tokenizer.h"
+
+static int32_t read_i32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof(v));  // records are unaligned
+    return v;
+}
+
+int llm_tok_index(const uint8_t *buf, size_t len, int vocab, uint32_t *offsets, int *bad_token, int *max_len) {
+    size_t off = 4;  // skip max_token_length
+    *max_len = 0;
+    for (int i = 0; i < vocab; i++) {
+        *bad_token = i;
+        if (len < 8 || off > len - 8) {
+            return LLM_TOK_TRUNCATED;
+        }
+        int32_t n = read_i32(buf + off + 4);
+        if (n < 0 || n > 0xffff) {
+            return LLM_TOK_BAD_LENGTH;
+        }
+        if ((size_t)n > len - off - 8) {
+            return LLM_TOK_TRUNCATED;
+        }
+        offsets[i] = (uint32_t)off;
+        if (n > *max_len) {
+            *max_len = n;
+        }
+        off += 8 + (size_t)n;
+    }
+    return LLM_TOK_OK;
+}
+
+const uint8_t *llm_tok_piece(const uint8_t *buf, const uint32_t *offsets, int id, int *len) {
+    const uint8_t *p = buf + offsets[id];
+    int n = read_i32(p + 4);
+    const uint8_t *s = p + 8;
+    const uint8_t *nul = memchr(s, 0, (size_t)n);
+    *len = nul ? (int)(nul - s) : n;
+    return s;
+}
+
+float llm_tok_score(const uint8_t *buf, const uint32_t *offsets, int id) {
+    float v;
+    memcpy(&v, buf + offsets[id], sizeof(v));
+    return v;
+}
+
+static int compare_bytes(const uint8_t *a, int alen, const uint8_t *b, int blen) {
+    int n = alen < blen ? alen : blen;
+    int c = memcmp(a, b, (size_t)n);
+    if (c != 0) {
+        return c;
+    }
+    return alen - blen;
+}
+
+static int compare_ids(const uint8_t *buf, const uint32_t *offsets, uint32_t a, uint32_t b) {
+    int alen, blen;
+    const uint8_t *as = llm_tok_piece(buf, offsets, (int)a, &alen);
+    const uint8_t *bs = llm_tok_piece(buf, offsets, (int)b, &blen);
+    int c = compare_bytes(as, alen, bs, blen);
+    return c != 0 ? c : (a < b ? -1 : (a > b));
+}
+
+static void sift_down(const uint8_t *buf, const uint32_t *offsets, uint32_t *ids, int root, int end) {
+    for (;;) {
+        int child = 2 * root + 1;
+        if (child >= end) {
+            return;
+        }
+        if (child + 1 < end && compare_ids(buf, offsets, ids[child], ids[child + 1]) < 0) {
+            child++;
+        }
+        if (compare_ids(buf, offsets, ids[root], ids[child]) >= 0) {
+            return;
+        }
+        uint32_t tmp = ids[root];
+        ids[root] = ids[child];
+        ids[child] = tmp;
+        root = child;
+    }
+}
+
+void llm_tok_sort(const uint8_t *buf, const uint32_t *offsets, int vocab, uint32_t *sorted) {
+    for (int i = 0; i < vocab; i++) {
+        sorted[i] = (uint32_t)i;
+    }
+    for (int i = vocab / 2 - 1; i >= 0; i--) {
+        sift_down(buf, offsets, sorted, i, vocab);
+    }
+    for (int end = vocab - 1; end > 0; end--) {
+        uint32_t tmp = sorted[0];
+        sorted[0] = sorted[end];
+        sorted[end] = tmp;
+        sift_down(buf, offsets, sorted, 0, end);
+    }
+}
+
+int llm_tok_lookup(const uint8_t *buf, const uint32_t *offsets, const uint32_t *sorted,
+    int vocab, const uint8_t *s, int len) {
+    // Lower bound, so that of equal pieces the lowest id wins.
+    int lo = 0, hi = vocab;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int plen;
+        const uint8_t *p = llm_tok_piece(buf, offsets, (int)sorted[mid], &plen);
+        if (compare_bytes(p, plen, s, len) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < vocab) {
+        int plen;
+        const uint8_t *p = llm_tok_piece(buf, offsets, (int)sorted[lo], &plen);
+        if (compare_bytes(p, plen, s, len) == 0) {
+            return (int)sorted[lo];
+        }
+    }
+    return -1;
+}
+
+int llm_tok_encode(const uint8_t *buf, const uint32_t *offsets, const uint32_t *sorted, int vocab,
+    const uint8_t *text, int len, int bos, int eos, int32_t *tokens, uint8_t *pair) {
+    int n = 0;
+    if (bos) {
+        tokens[n++] = 1;
+    }
+    if (len > 0) {
+        int prefix = llm_tok_lookup(buf, offsets, sorted, vocab, (const uint8_t *)" ", 1);
+        if (prefix >= 0) {
+            tokens[n++] = prefix;
+        }
+    }
+    // One token per UTF-8 code point (at most 4 bytes), or one per byte.
+    for (int i = 0; i < len;) {
+        int cp_len = 1;
+        while (i + cp_len < len && cp_len < 4 && (text[i + cp_len] & 0xC0) == 0x80) {
+            cp_len++;
+        }
+        int id = llm_tok_lookup(buf, offsets, sorted, vocab, text + i, cp_len);
+        if (id >= 0) {
+            tokens[n++] = id;
+        } else {
+            for (int j = 0; j < cp_len; j++) {
+                int byte_id = text[i + j] + 3;
+                tokens[n++] = byte_id < vocab ? byte_id : 0;
+            }
+        }
+        i += cp_len;
+    }
+    // Merge the best-scoring adjacent pair until none is in the vocabulary.
+    for (;;) {
+        float best_score = -1e10f;
+        int best_id = -1, best_idx = -1;
+        for (int i = 0; i + 1 < n; i++) {
+            int alen, blen;
+            const uint8_t *a = llm_tok_piece(buf, offsets, tokens[i], &alen);
+            const uint8_t *b = llm_tok_piece(buf, offsets, tokens[i + 1], &blen);
+            memcpy(pair, a, (size_t)alen);
+            memcpy(pair + alen, b, (size_t)blen);
+            int id = llm_tok_lookup(buf, offsets, sorted, vocab, pair, alen + blen);
+            if (id >= 0) {
+                float score = llm_tok_score(buf, offsets, id);
+                if (score > best_score) {
+                    best_score = score;
+                    best_id = id;
+                    best_idx = i;
+                }
+            }
+        }
+        if (best_idx < 0) {
+            break;
+        }
+        tokens[best_idx] = best_id;
+        memmove(tokens + best_idx + 1, tokens + best_idx + 2, (size_t)(n - best_idx - 2) * sizeof(int32_t));
+        n--;
+    }
+    if (eos) {
+        tokens[n++] = 2;
+    }
+    return n;
+}
+
+static int hex_value(uint8_t c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c |= 0x20;
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+const uint8_t *llm_tok_decode(const uint8_t *buf, const uint32_t *offsets, int prev, int id,
+    uint8_t *byte, int *len) {
+    const uint8_t *s = llm_tok_piece(buf, offsets, id, len);
+    if (prev == 1 && *len > 0 && s[0] == ' ') {
+        s++;
+        (*len)--;
+    }
+    // "<0x" and one or two hex digits, as llama2.c's sscanf("<0x%02hhX>") reads it.
+    if (*len >= 4 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && hex_value(s[3]) >= 0) {
+        int v = hex_value(s[3]);
+        if (*len >= 5 && hex_value(s[4]) >= 0) {
+            v = v * 16 + hex_value(s[4]);
+        }
+        *byte = (uint8_t)v;
+        *len = 1;
+        return byte;
+    }
+    return s;
+}

@@ -1,0 +1,167 @@
+#include <string.h>
+#include "kernels.h"
+#include "transformer.h"
+
+static int kv_dim(const llm_config_t *c) {
+    return c->dim / c->n_heads * c->n_kv_heads;
+}
+
+// Largest group size over all int8 tensors is bounded by the row length, so
+// the quantised-activation buffers are sized by the longest row.
+static int max_row(const llm_config_t *c) {
+    return c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+}
+
+size_t llm_state_bytes(const llm_config_t *c, int ctx) {
+    size_t floats = (size_t)c->dim * 5          // x, xb, xb2, q, kv_tmp
+        + (size_t)c->hidden_dim * 2             // hb, hb2
+        + (size_t)c->n_heads * ctx              // att
+        + (size_t)c->vocab_size                 // logits
+        + (size_t)max_row(c)                    // xqs (at most one scale per element)
+        + (size_t)(c->dim / c->n_heads) / 2 * 3; // rope freq, cos, sin
+    size_t bytes = floats * sizeof(float) + (size_t)max_row(c);  // xq
+    return (bytes + 3) & ~(size_t)3;
+}
+
+size_t llm_kv_bytes(const llm_config_t *c, int ctx, int kv_q8) {
+    size_t n = (size_t)c->n_layers * ctx * kv_dim(c);
+    if (!kv_q8) {
+        return 2 * n * sizeof(float);
+    }
+    size_t scales = (size_t)c->n_layers * ctx * c->n_kv_heads;
+    return 2 * (((n + 3) & ~(size_t)3) + scales * sizeof(float));
+}
+
+void llm_model_bind_state(llm_model_t *m, void *state, void *kv) {
+    const llm_config_t *c = &m->cfg;
+    float *f = state;
+    int half = c->dim / c->n_heads / 2;
+    // logits first: a memoryview of them then points at the block's start,
+    // which is what keeps a GC block alive.
+    m->logits = f; f += c->vocab_size;
+    m->x = f; f += c->dim;
+    m->xb = f; f += c->dim;
+    m->xb2 = f; f += c->dim;
+    m->q = f; f += c->dim;
+    m->kv_tmp = f; f += c->dim;
+    m->hb = f; f += c->hidden_dim;
+    m->hb2 = f; f += c->hidden_dim;
+    m->att = f; f += (size_t)c->n_heads * m->ctx;
+    m->xqs = f; f += max_row(c);
+    m->rope_freq = f; f += half;
+    m->rope_cos = f; f += half;
+    m->rope_sin = f; f += half;
+    m->xq = (int8_t *)f;
+    llm_rope_freqs(m->rope_freq, c->dim / c->n_heads);
+
+    size_t n = (size_t)c->n_layers * m->ctx * kv_dim(c);
+    if (!m->kv_q8) {
+        m->key_cache = kv;
+        m->value_cache = (float *)kv + n;
+        m->key_scales = m->value_scales = NULL;
+    } else {
+        size_t n4 = (n + 3) & ~(size_t)3;
+        size_t scales = (size_t)c->n_layers * m->ctx * c->n_kv_heads;
+        uint8_t *b = kv;
+        m->key_cache = b; b += n4;
+        m->value_cache = b; b += n4;
+        m->key_scales = (float *)b; b += scales * sizeof(float);
+        m->value_scales = (float *)b;
+    }
+}
+
+static void matmul(llm_model_t *m, float *out, const float *x, const llm_tensor_t *w, int n, int d) {
+    if (w->type == LLM_F32) {
+        llm_matmul_f32(out, x, w->data, n, d);
+    } else {
+        llm_quantize_q8(m->xq, m->xqs, x, n, w->group_size);
+        llm_matmul_q8(out, m->xq, m->xqs, w->data, w->scales, n, d, w->group_size);
+    }
+}
+
+static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
+    if (e->type == LLM_F32) {
+        memcpy(x, (const float *)e->data + (intptr_t)token * dim, (size_t)dim * sizeof(float));
+        return;
+    }
+    const int8_t *row = (const int8_t *)e->data + (intptr_t)token * dim;
+    const float *scales = e->scales + (intptr_t)token * (dim / e->group_size);
+    for (int i = 0; i < dim; i++) {
+        x[i] = (float)row[i] * scales[i / e->group_size];
+    }
+}
+
+// Store this position's k or v (kv_dim floats) into an int8 cache row,
+// one scale per head.
+static void store_q8(int8_t *dst, float *scales, const float *src, int n_kv_heads, int head_size) {
+    llm_quantize_q8(dst, scales, src, n_kv_heads * head_size, head_size);
+}
+
+void llm_forward(llm_model_t *m, int token, int pos) {
+    const llm_config_t *c = &m->cfg;
+    int dim = c->dim, hidden = c->hidden_dim, head_size = dim / c->n_heads;
+    int kvd = kv_dim(c), kv_mul = c->n_heads / c->n_kv_heads;
+    float *x = m->x;
+
+    embed(x, &m->embedding, token, dim);
+    // The rotation depends on the position only, not the layer.
+    llm_rope_table(m->rope_cos, m->rope_sin, m->rope_freq, head_size, pos);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const llm_layer_t *w = &m->layers[l];
+        size_t layer_off = (size_t)l * m->ctx * kvd;
+        size_t row_off = layer_off + (size_t)pos * kvd;
+        size_t layer_soff = (size_t)l * m->ctx * c->n_kv_heads;
+        size_t row_soff = layer_soff + (size_t)pos * c->n_kv_heads;
+
+        llm_rmsnorm(m->xb, x, w->rms_att, dim);
+
+        // k and v go straight into a float cache; an int8 cache quantises
+        // them from scratch space (xb2 is free until the output projection).
+        float *k = m->kv_q8 ? m->xb2 : (float *)m->key_cache + row_off;
+        float *v = m->kv_q8 ? m->kv_tmp : (float *)m->value_cache + row_off;
+        matmul(m, m->q, m->xb, &w->wq, dim, dim);
+        matmul(m, k, m->xb, &w->wk, dim, kvd);
+        matmul(m, v, m->xb, &w->wv, dim, kvd);
+        llm_rope_apply(m->q, m->rope_cos, m->rope_sin, dim, head_size);
+        llm_rope_apply(k, m->rope_cos, m->rope_sin, kvd, head_size);
+        if (m->kv_q8) {
+            store_q8((int8_t *)m->key_cache + row_off, m->key_scales + row_soff, k, c->n_kv_heads, head_size);
+            store_q8((int8_t *)m->value_cache + row_off, m->value_scales + row_soff, v, c->n_kv_heads, head_size);
+        }
+
+        for (int h = 0; h < c->n_heads; h++) {
+            int kvh = h / kv_mul;
+            float *att = m->att + (size_t)h * m->ctx;
+            float *out = m->xb + h * head_size;
+            const float *q = m->q + h * head_size;
+            if (!m->kv_q8) {
+                const float *kc = (const float *)m->key_cache + layer_off + kvh * head_size;
+                const float *vc = (const float *)m->value_cache + layer_off + kvh * head_size;
+                llm_attention_f32(out, att, q, kc, vc, kvd, pos, head_size);
+            } else {
+                const int8_t *kc = (const int8_t *)m->key_cache + layer_off + kvh * head_size;
+                const int8_t *vc = (const int8_t *)m->value_cache + layer_off + kvh * head_size;
+                llm_attention_q8(out, att, q, kc, m->key_scales + layer_soff + kvh,
+                    vc, m->value_scales + layer_soff + kvh, kvd, c->n_kv_heads, pos, head_size);
+            }
+        }
+
+        matmul(m, m->xb2, m->xb, &w->wo, dim, dim);
+        for (int i = 0; i < dim; i++) {
+            x[i] += m->xb2[i];
+        }
+
+        llm_rmsnorm(m->xb, x, w->rms_ffn, dim);
+        matmul(m, m->hb, m->xb, &w->w1, dim, hidden);
+        matmul(m, m->hb2, m->xb, &w->w3, dim, hidden);
+        llm_swiglu(m->hb, m->hb2, hidden);
+        matmul(m, m->xb, m->hb, &w->w2, hidden, dim);
+        for (int i = 0; i < dim; i++) {
+            x[i] += m->xb[i];
+        }
+    }
+
+    llm_rmsnorm(x, x, m->rms_final, dim);
+    matmul(m, m->logits, x, &m->classifier, dim, c->vocab_size);
+}
