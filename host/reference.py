@@ -19,7 +19,6 @@ CLI (like run.c, generate mode only):
 
 import ctypes
 import ctypes.util
-import math
 import re
 import sys
 import time
@@ -64,7 +63,8 @@ HAVE_LIBM = _LIBM is not None
 
 def _round_f32_with_fixup(x, y64, cfunc):
     """Round float64 results y64 (of f(x)) to float32; inputs near a rounding midpoint go to cfunc."""
-    r = y64.astype(np.float32)
+    with np.errstate(over="ignore"):
+        r = y64.astype(np.float32)
     if cfunc is not None and r.size:
         with np.errstate(all="ignore"):
             r64 = r.astype(np.float64)

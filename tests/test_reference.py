@@ -120,7 +120,7 @@ def test_byte_fallback(tok512, tok32k):
 def test_codepoint_grouping_max_4_bytes():
     # llama2.c groups a lead byte with at most 3 continuation bytes; a stray continuation byte
     # after a valid character joins the group, so the character is not found and falls back.
-    pieces, scores = llama2.random_tokenizer(300)
+    pieces, scores = llama2.random_tokenizer(400)
     tok = R.Tokenizer(pieces, scores)
     nichi = "\u65e5".encode()  # e6 97 a5
     sp = tok.lookup(b" ")
@@ -157,7 +157,7 @@ def test_merge_uses_best_score_globally(tok32k):
     # only after everything else, so " a  b" keeps " b" rather than "  " + "b".
     assert tok32k.scores[259] == -1e9 and tok32k.pieces[259] == b"  "
     assert tok32k.encode(b"a  b") == [1, 263, 29871, 289]
-    assert tok32k.encode(b"   ") == [1, 259, 259]
+    assert tok32k.encode(b"   ") == [1, 268] and tok32k.pieces[268] == b"    "
 
 
 def test_decode_and_safe_piece(tok512):
@@ -244,7 +244,7 @@ def test_rng_hand_derived():
     s ^= (s << 25) % 2 ** 64  # low 64 bits of the shift are zero -> unchanged
     assert s == 0xFFF0000000000000
     s ^= s >> 27
-    assert s == 0xFFF0000000000000 ^ 0x1FFE0000000
+    assert s == 0xFFF0000000000000 ^ (0xFFF << 25)
     assert R.random_u32(2 ** 64 - 1) == (((s * mult) % 2 ** 64) >> 32, s)
     # state 0 is a fixed point (run.c's main never uses seed 0)
     assert R.random_u32(0) == (0, 0)
@@ -364,7 +364,7 @@ def _header(dim=16, hidden=40, layers=2, heads=4, kv=2, vocab=300, seq=32):
     (_header(dim=12, heads=4), "even"),
     (_header(dim=2 ** 30, heads=1, kv=1), "truncated"),
     (_header(seq=2 ** 31 - 1), "truncated"),
-    (_header(vocab=-(2 ** 31)), "truncated"),
+    (_header(vocab=-(2 ** 31)), "int32"),
 ])
 def test_bad_headers(tmp_path, hdr, msg):
     p = tmp_path / "bad.bin"

@@ -1,1 +1,13 @@
+"""Tiny LLMs on MicroPython: llama2.c checkpoints run by the _llm C module.
 
+    import llm
+    m = llm.load("stories260K.bin", "tok512.bin")
+    print(m.generate("Once upon a time", steps=64, temperature=0))
+    llm.repl(m)
+"""
+
+from .model import Model, load, info
+from .repl import repl
+
+__all__ = ["Model", "load", "info", "repl"]
+__version__ = "0.1.0"

@@ -19,11 +19,11 @@ ESP32_MPY_VERSION ?= v1.25.0
 
 BOARD ?= LLM_S3
 MICROPY_DIR ?= $(ESP32_ROOT)/deps/micropython-1.25.0
-ESP32_BOARD_DIR = $(ESP32_MK_DIR)/$(BOARD)
-ESP32_BUILD = $(ESP32_ROOT)/build/esp32-$(BOARD)
+ESP32_BOARD_DIR ?= $(ESP32_MK_DIR)/$(BOARD)
+ESP32_BUILD ?= $(ESP32_ROOT)/build/esp32-$(BOARD)
 ESP32_USER_C_MODULES ?= $(ESP32_ROOT)/usermod/micropython.cmake
 BAUD ?= 460800
-ESPTOOL ?= $(firstword $(shell command -v esptool.py esptool 2>/dev/null))
+ESPTOOL ?= $(shell command -v esptool.py 2>/dev/null || command -v esptool 2>/dev/null)
 
 # The esp32 port needs three git submodules that Debian's source tarball leaves
 # out. Use MICROPY_DIR if it has them, else a git checkout of the same release.
@@ -37,7 +37,8 @@ ESP32_PARTITION_CSV = $(abspath $(ESP32_BOARD_DIR)/$(shell sed -n 's/^CONFIG_PAR
 
 .PHONY: firmware flash flash-romfs esp32-micropython-src esp32-check-board esp32-check-idf esp32-check-port
 
-firmware: esp32-check-board esp32-check-idf esp32-micropython-src
+firmware: esp32-check-board esp32-check-idf
+	$(ESP32_FETCH_SRC)
 	$(MAKE) -C $(ESP32_MICROPY_DIR)/mpy-cross USER_C_MODULES=
 	$(MAKE) -C $(ESP32_MICROPY_DIR)/ports/esp32 \
 		BOARD=$(BOARD) BOARD_DIR=$(ESP32_BOARD_DIR) BUILD=$(ESP32_BUILD) \
@@ -72,21 +73,25 @@ esp32-check-idf:
 	esac
 
 # A MicroPython tree with the submodules the esp32 port needs (cloned once, over the network).
+define ESP32_FETCH_SRC
+@d="$(ESP32_MICROPY_DIR)"; \
+if [ -f "$$d/lib/micropython-lib/micropython/bundles/bundle-networking/manifest.py" ] && \
+   [ -f "$$d/lib/berkeley-db-1.xx/README" ] && [ -f "$$d/lib/tinyusb/src/tusb.h" ]; then exit 0; fi; \
+if [ "$$d" != "$(ESP32_MPY_GIT_DIR)" ]; then \
+	echo "error: $$d lacks the git submodules $(ESP32_SUBMODULES);" >&2; \
+	echo "run: git -C $$d submodule update --init $(ESP32_SUBMODULES)" >&2; \
+	exit 1; \
+fi; \
+echo "Cloning MicroPython $(ESP32_MPY_VERSION) with $(ESP32_SUBMODULES) into $$d"; \
+rm -rf "$$d.part" && \
+git clone --depth 1 -b $(ESP32_MPY_VERSION) https://github.com/micropython/micropython.git "$$d.part" && \
+{ git -C "$$d.part" submodule update --init --depth 1 $(ESP32_SUBMODULES) || \
+  git -C "$$d.part" submodule update --init $(ESP32_SUBMODULES); } && \
+rm -rf "$$d" && mv "$$d.part" "$$d"
+endef
+
 esp32-micropython-src:
-	@d="$(ESP32_MICROPY_DIR)"; \
-	if [ -f "$$d/lib/micropython-lib/micropython/bundles/bundle-networking/manifest.py" ] && \
-	   [ -f "$$d/lib/berkeley-db-1.xx/README" ] && [ -f "$$d/lib/tinyusb/src/tusb.h" ]; then exit 0; fi; \
-	if [ "$$d" != "$(ESP32_MPY_GIT_DIR)" ]; then \
-		echo "error: $$d lacks the git submodules $(ESP32_SUBMODULES);" >&2; \
-		echo "run: git -C $$d submodule update --init $(ESP32_SUBMODULES)" >&2; \
-		exit 1; \
-	fi; \
-	echo "Cloning MicroPython $(ESP32_MPY_VERSION) with $(ESP32_SUBMODULES) into $$d"; \
-	rm -rf "$$d.part" && \
-	git clone --depth 1 -b $(ESP32_MPY_VERSION) https://github.com/micropython/micropython.git "$$d.part" && \
-	{ git -C "$$d.part" submodule update --init --depth 1 $(ESP32_SUBMODULES) || \
-	  git -C "$$d.part" submodule update --init $(ESP32_SUBMODULES); } && \
-	rm -rf "$$d" && mv "$$d.part" "$$d"
+	$(ESP32_FETCH_SRC)
 
 esp32-check-port:
 	@if [ -z "$(PORT)" ]; then \

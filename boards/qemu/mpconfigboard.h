@@ -8,9 +8,13 @@
 #undef MICROPY_VFS_ROM_IOCTL
 #define MICROPY_VFS_ROM_IOCTL (1)
 
-// time module: ticks_ms/us, sleep (SysTick based, see board_qemu.c).
+// time module: ticks_*, sleep* (SysTick), time/time_ns/gmtime/localtime/
+// mktime (host clock at boot via semihosting), see board_qemu.c.
 #undef MICROPY_PY_TIME
 #define MICROPY_PY_TIME (1)
+#define MICROPY_PY_TIME_TIME_TIME_NS (1)
+#define MICROPY_PY_TIME_GMTIME_LOCALTIME_MKTIME (1)
+#define MICROPY_PY_TIME_INCLUDEFILE "board_modtime.c"
 
 #undef MICROPY_PY_SYS_STDIO_BUFFER
 #define MICROPY_PY_SYS_STDIO_BUFFER (1)

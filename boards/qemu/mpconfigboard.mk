@@ -28,7 +28,7 @@ LDFLAGS += -Wl,--defsym=_board_romfs_size=$(ROMFS_BYTES) -Wl,--defsym=_board_ram
 
 # Board C code (found through vpath, so names must not clash with port files).
 vpath %.c $(BOARD_DIR)
-SRC_C += board_qemu.c
+SRC_C += board_qemu.c shared/timeutils/timeutils.c
 # UART input goes through the board's ring buffer, filled by the RX interrupt
 # handler, which turns Ctrl-C into KeyboardInterrupt while code runs. The port's
 # mphalport.c calls uart_rx_chr(); the linker redirects that to the board's

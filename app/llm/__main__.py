@@ -1,0 +1,93 @@
+# llama2.c-compatible command line:
+#   micropython -m llm CHECKPOINT [-z TOKENIZER] [-t TEMP] [-p TOPP] [-s SEED]
+#                                 [-n STEPS] [-i PROMPT] [-c CTX] [-k KV]
+import sys
+
+import llm
+
+USAGE = """Usage:   micropython -m llm <checkpoint> [options]
+Example: micropython -m llm stories260K.bin -z tok512.bin -n 256 -i "Once upon a time"
+Options:
+  -t <float>  temperature in [0,inf], default 1.0
+  -p <float>  p value in top-p (nucleus) sampling in [0,1], default 0.9
+  -s <int>    random seed, default time(NULL)
+  -n <int>    number of steps to run for, default 256. 0 = max_seq_len
+  -i <string> input prompt
+  -z <string> optional path to custom tokenizer
+  -m <string> mode: generate (chat is not supported)
+  -c <int>    context length: positions the KV cache holds, default max_seq_len
+  -k <string> KV cache type: f32 (default, exact) or int8
+  -h          this help
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse(argv):
+    if len(argv) < 1 or argv[0] in ("-h", "--help"):
+        raise UsageError()
+    opts = {"checkpoint": argv[0], "tokenizer": "tokenizer.bin", "temperature": 1.0,
+            "top_p": 0.9, "seed": 0, "steps": 256, "prompt": "", "ctx": None, "kv": "f32"}
+    convert = {"t": ("temperature", float), "p": ("top_p", float), "s": ("seed", int),
+               "n": ("steps", int), "i": ("prompt", str), "z": ("tokenizer", str),
+               "c": ("ctx", int), "k": ("kv", str), "m": ("mode", str)}
+    i = 1
+    while i < len(argv):
+        flag = argv[i]
+        if len(flag) != 2 or flag[0] != "-" or flag[1] not in convert or i + 1 >= len(argv):
+            raise UsageError("bad or incomplete option: %s" % flag)
+        key, kind = convert[flag[1]]
+        try:
+            opts[key] = kind(argv[i + 1])
+        except ValueError:
+            raise UsageError("%s needs a number, not %r" % (flag, argv[i + 1]))
+        i += 2
+    if opts.get("mode", "generate") != "generate":
+        raise UsageError("only -m generate is supported")
+    if opts["kv"] not in llm.model.KV_TYPES:
+        raise UsageError("-k must be f32 or int8")
+    # llama2.c's overrides of out-of-range values.
+    if opts["temperature"] < 0:
+        opts["temperature"] = 0.0
+    if opts["top_p"] < 0 or opts["top_p"] > 1:
+        opts["top_p"] = 0.9
+    if opts["steps"] < 0:
+        opts["steps"] = 0
+    return opts
+
+
+def write_piece(out, piece):
+    # llama2.c's safe_printf: a lone byte that is neither printable nor
+    # whitespace is not printed.
+    if len(piece) == 1 and not (0x20 <= piece[0] <= 0x7E or 0x09 <= piece[0] <= 0x0D):
+        return
+    out.write(piece)
+
+
+def main(argv):
+    try:
+        opts = parse(argv)
+    except UsageError as e:
+        if e.args:
+            sys.stderr.write("error: %s\n" % e.args[0])
+        sys.stderr.write(USAGE)
+        return 1
+    try:
+        model = llm.load(opts["checkpoint"], opts["tokenizer"], ctx=opts["ctx"], kv=opts["kv"])
+    except (OSError, ValueError, MemoryError) as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 1
+    out = getattr(sys.stdout, "buffer", sys.stdout)
+    for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):
+        write_piece(out, piece)
+    out.write(b"\n")
+    if model.tokens_per_second:
+        sys.stderr.write("achieved tok/s: %f\n" % model.tokens_per_second)
+    return 0
+
+
+status = main(sys.argv[1:])
+if status:
+    sys.exit(status)

@@ -1,0 +1,44 @@
+# Getting file bytes without copying them where the platform allows it.
+import _llm
+
+try:
+    import os
+except ImportError:  # pragma: no cover - every port we build has os
+    os = None
+
+
+def file_size(path):
+    return os.stat(path)[6]
+
+
+def open_buffer(path):
+    """Return (buffer, where) for the whole file at path.
+
+    where is "mapped" when the bytes stay outside the heap: a memory map of a
+    host file on the unix firmware, or the file's bytes in place on a ROMFS
+    mount (flash on the chip).  Otherwise the file is read into the heap.
+    """
+    mapped = getattr(_llm, "MappedFile", None)
+    if mapped is not None:
+        return mapped(path), "mapped"
+    f = open(path, "rb")
+    try:
+        memoryview(f)  # ROMFS files expose their bytes in place
+        return f, "mapped"
+    except TypeError:
+        pass
+    try:
+        size = file_size(path)
+        buf = bytearray(size)
+        if f.readinto(buf) != size:
+            raise ValueError("%s: short read" % path)
+        return buf, "heap"
+    finally:
+        f.close()
+
+
+def read_exact(f, n, what):
+    data = f.read(n)
+    if data is None or len(data) != n:
+        raise ValueError("%s is truncated" % what)
+    return data

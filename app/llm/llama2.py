@@ -1,0 +1,63 @@
+# llama2.c's legacy version-0 checkpoint: seven int32 (dim, hidden_dim,
+# n_layers, n_heads, n_kv_heads, vocab_size, seq_len; a negative vocab_size
+# means the classifier is not shared with the embedding), then float32
+# tensors in a fixed order, optionally followed by the classifier.
+import struct
+from array import array
+
+HEADER = 28
+F32 = 0
+Q8 = 1
+CONFIG_NAMES = ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")
+
+
+def check_config(cfg, what):
+    for name, v in zip(CONFIG_NAMES, cfg):
+        if v <= 0 or v > 1 << 24:
+            raise ValueError("%s: %s = %d is not a sane size" % (what, name, v))
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
+    if dim % heads or (dim // heads) % 2:
+        raise ValueError("%s: dim %d is not n_heads %d times an even head size" % (what, dim, heads))
+    if kv_heads > heads or heads % kv_heads:
+        raise ValueError("%s: n_heads %d is not a multiple of n_kv_heads %d" % (what, heads, kv_heads))
+
+
+def read_header(f, path):
+    data = f.read(HEADER)
+    if data is None or len(data) != HEADER:
+        raise ValueError("%s: too short for a llama2.c checkpoint header" % path)
+    cfg = list(struct.unpack("<7i", data))
+    shared = cfg[5] > 0
+    cfg[5] = abs(cfg[5])
+    check_config(cfg, path)
+    return tuple(cfg), shared
+
+
+def layout(cfg, shared):
+    """Tensor table (offset, F32, 0, 0) x (3 + 9 * n_layers) and file size."""
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
+    kv_dim = dim // heads * kv_heads
+    head_size = dim // heads
+    sizes = {
+        "embedding": vocab * dim, "rms_att": dim, "wq": dim * dim, "wk": kv_dim * dim,
+        "wv": kv_dim * dim, "wo": dim * dim, "rms_ffn": dim, "w1": hidden * dim,
+        "w2": dim * hidden, "w3": hidden * dim,
+    }
+    # Tensors are stored all layers at a time: every rms_att, then every wq...
+    starts = {}
+    off = HEADER
+    for name in ("embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3"):
+        starts[name] = off
+        off += sizes[name] * 4 * (1 if name == "embedding" else layers)
+    rms_final = off
+    off += dim * 4
+    off += seq_len * head_size * 4  # freq_cis_real and _imag, unused
+    classifier = starts["embedding"] if shared else off
+    if not shared:
+        off += vocab * dim * 4
+    entries = [starts["embedding"], F32, 0, 0]
+    for l in range(layers):
+        for name in ("rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3"):
+            entries += (starts[name] + l * sizes[name] * 4, F32, 0, 0)
+    entries += (rms_final, F32, 0, 0, classifier, F32, 0, 0)
+    return array("i", entries), off

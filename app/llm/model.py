@@ -1,0 +1,255 @@
+# Loading a model and generating text with it, step for step as llama2.c's
+# run.c does, so that the same flags give the same tokens.
+import gc
+import struct
+import sys
+import time
+
+import _llm
+
+from . import llama2
+from .files import open_buffer, file_size
+
+BOS = 1
+EOS = 2
+KV_TYPES = ("f32", "int8")
+
+
+def _ticks_ms():
+    try:
+        return time.ticks_ms()
+    except AttributeError:
+        return int(time.time() * 1000)
+
+
+def _ticks_diff(a, b):
+    try:
+        return time.ticks_diff(a, b)
+    except AttributeError:
+        return a - b
+
+
+def _time_seed():
+    # llama2.c: a seed <= 0 means "seed from the clock".
+    return int(time.time()) & 0xFFFFFFFF or 1
+
+
+def _incomplete_utf8_tail(data):
+    """Number of bytes at the end of data that start an unfinished UTF-8 character."""
+    n = len(data)
+    for back in range(1, min(3, n) + 1):
+        b = data[n - back]
+        if b & 0xC0 == 0x80:
+            continue  # continuation byte: keep looking for the lead byte
+        need = 2 if b & 0xE0 == 0xC0 else 3 if b & 0xF0 == 0xE0 else 4 if b & 0xF8 == 0xF0 else 1
+        return back if need > back else 0
+    return 0
+
+
+def _to_text(data):
+    try:
+        return data.decode("utf-8")
+    except UnicodeError:
+        # Invalid bytes (a model can emit any byte) become U+FFFD.
+        out = []
+        for b in data:
+            out.append(chr(b) if b < 0x80 else "\ufffd")
+        return "".join(out)
+
+
+class Model:
+    """A loaded model and its tokenizer.  Use llm.load() to make one."""
+
+    def __init__(self, core, tokenizer, config, ctx, kv, parts):
+        self._core = core
+        self.tokenizer = tokenizer
+        self.config = config
+        self.ctx = ctx
+        self.kv = kv
+        self._parts = parts
+        self._rng = bytearray(8)
+        self.tokens_per_second = 0.0
+        self.stop_reason = None
+
+    @property
+    def vocab_size(self):
+        return self.config[5]
+
+    def _steps(self, steps):
+        # llama2.c clamps steps to seq_len; -n counts the prompt's tokens too.
+        seq_len = self.config[6]
+        if steps is None or steps <= 0 or steps > seq_len:
+            steps = seq_len
+        return steps
+
+    def tokens(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+        """Yield (previous token, token) for each position, prompt included."""
+        if isinstance(prompt, str):
+            prompt = prompt.encode("utf-8")
+        if temperature is None or temperature < 0:
+            temperature = 0.0
+        if top_p is None or top_p < 0 or top_p > 1:
+            top_p = 0.9
+        if seed is None or seed <= 0:
+            seed = _time_seed()
+        self._rng[:] = struct.pack("<Q", seed)
+        prompt_tokens = self.tokenizer.encode(prompt)
+        steps = self._steps(steps)
+        core = self._core
+        token = prompt_tokens[0]
+        n_prompt = len(prompt_tokens)
+        self.stop_reason = "steps"
+        self.tokens_per_second = 0.0
+        start = None
+        pos = 0
+        while pos < steps:
+            if pos >= self.ctx:
+                self.stop_reason = "ctx"
+                sys.stderr.write("\n[llm: the %d-token context is full; generation stopped]\n" % self.ctx)
+                break
+            core.forward(token, pos)
+            if pos < n_prompt - 1:
+                nxt = prompt_tokens[pos + 1]
+            else:
+                nxt = core.sample(temperature, top_p, self._rng)
+            pos += 1
+            if nxt == BOS:
+                self.stop_reason = "bos"
+                break
+            yield token, nxt
+            token = nxt
+            if start is None:
+                start = _ticks_ms()
+        if start is not None and pos > 1:
+            elapsed = _ticks_diff(_ticks_ms(), start)
+            self.tokens_per_second = (pos - 1) / (elapsed / 1000) if elapsed > 0 else float("inf")
+
+    def pieces(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+        """Yield the raw bytes llama2.c's decode() gives for each token."""
+        decode = self.tokenizer.decode
+        for prev, token in self.tokens(prompt, steps, temperature, top_p, seed):
+            yield decode(prev, token)
+
+    def stream(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+        """Yield text as it is generated: the prompt, then the continuation.
+
+        steps counts positions, prompt tokens included, as llama2.c's -n.
+        temperature 0 is greedy; seed None (or <= 0) seeds from the clock.
+        """
+        pending = b""
+        for piece in self.pieces(prompt, steps, temperature, top_p, seed):
+            pending += piece
+            keep = _incomplete_utf8_tail(pending)
+            if keep < len(pending):
+                cut = len(pending) - keep
+                yield _to_text(pending[:cut])
+                pending = pending[cut:]
+        if pending:
+            yield _to_text(pending)
+
+    def generate(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+        """The whole text stream() yields, as one str."""
+        return "".join(self.stream(prompt, steps, temperature, top_p, seed))
+
+    def logits(self):
+        """The logits of the last forward step (a float memoryview)."""
+        return self._core.logits()
+
+    def forward(self, token, pos):
+        self._core.forward(token, pos)
+        return self._core.logits()
+
+    def info(self):
+        """Config and where the bytes are: a dict."""
+        gc.collect()
+        d = dict(zip(llama2.CONFIG_NAMES, self.config))
+        d.update(self._parts)
+        d["ctx"] = self.ctx
+        d["kv"] = self.kv
+        try:
+            d["heap_free"] = gc.mem_free()
+        except AttributeError:
+            d["heap_free"] = None
+        return d
+
+
+def _need_message(path, parts, free, kv, ctx, seq_len, weights_type):
+    needed = parts["kv_bytes"] + parts["activation_bytes"] + parts["tokenizer_index_bytes"]
+    for key in ("weights", "tokenizer"):
+        if parts[key + "_where"] == "heap":
+            needed += parts[key + "_bytes"]
+    tips = []
+    if weights_type == "f32":
+        tips.append("int8 weights (python -m host convert --int8)")
+    if ctx > 64:
+        tips.append("a smaller ctx (ctx=%d)" % max(16, ctx // 2))
+    if kv == "f32":
+        tips.append("kv='int8' (a quarter of the KV cache)")
+    if parts["weights_where"] == "heap":
+        tips.append("putting the model on ROMFS, so weights stay in flash")
+    return ("%s needs about %d bytes of heap (KV cache %d, activations %d, tokenizer %d, weights in heap %d)"
+            " but only %s are free; try %s" % (
+                path, needed, parts["kv_bytes"], parts["activation_bytes"],
+                parts["tokenizer_index_bytes"] + (parts["tokenizer_bytes"] if parts["tokenizer_where"] == "heap" else 0),
+                parts["weights_bytes"] if parts["weights_where"] == "heap" else 0,
+                free, " or ".join(tips) or "a bigger board"))
+
+
+def _mem_free():
+    try:
+        gc.collect()
+        return gc.mem_free()
+    except AttributeError:
+        return "?"
+
+
+def load(checkpoint, tokenizer=None, ctx=None, kv="f32"):
+    """Load a llama2.c checkpoint (version 0, float32) and its tokenizer.bin.
+
+    ctx bounds the KV cache (default: the model's seq_len); kv is "f32"
+    (exact, llama2.c parity) or "int8" (a quarter of the memory).
+    """
+    if kv not in KV_TYPES:
+        raise ValueError("kv must be one of %s, not %r" % (KV_TYPES, kv))
+    with open(checkpoint, "rb") as f:
+        config, shared = llama2.read_header(f, checkpoint)
+    table, expected = llama2.layout(config, shared)
+    size = file_size(checkpoint)
+    if size < expected:
+        raise ValueError("%s is truncated: %d bytes, the header's config needs %d" % (checkpoint, size, expected))
+    if size > expected:
+        raise ValueError("%s has %d bytes, the header's config needs %d: not a version-0 llama2.c checkpoint"
+                         % (checkpoint, size, expected))
+    seq_len = config[6]
+    if ctx is None:
+        ctx = seq_len
+    if ctx <= 0 or ctx > seq_len:
+        raise ValueError("ctx must be between 1 and the model's seq_len %d" % seq_len)
+    if tokenizer is None:
+        raise ValueError("a llama2.c checkpoint needs its tokenizer.bin")
+
+    activation_bytes, kv_bytes = _llm.memory(config, ctx, kv == "int8")
+    parts = {"weights_bytes": size, "weights_where": "?", "kv_bytes": kv_bytes,
+             "activation_bytes": activation_bytes, "tokenizer_bytes": file_size(tokenizer),
+             "tokenizer_where": "?", "tokenizer_index_bytes": 8 * config[5]}
+    try:
+        weights, parts["weights_where"] = open_buffer(checkpoint)
+        tok_data, parts["tokenizer_where"] = open_buffer(tokenizer)
+        tok = _llm.Tokenizer(tok_data, config[5])
+        core = _llm.Model(weights, table, config, ctx, kv == "int8")
+    except MemoryError:
+        weights = tok_data = tok = None
+        raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, seq_len, "f32"))
+    return Model(core, tok, config, ctx, kv, parts)
+
+
+def info(model):
+    """Print model.info() as a table."""
+    d = model.info()
+    for key in llama2.CONFIG_NAMES + ("ctx", "kv"):
+        print("%-22s %s" % (key, d[key]))
+    for part in ("weights", "tokenizer"):
+        print("%-22s %d bytes (%s)" % (part, d[part + "_bytes"], d[part + "_where"]))
+    for part in ("tokenizer_index", "kv", "activation"):
+        print("%-22s %d bytes (heap)" % (part.replace("_", " "), d[part + "_bytes"]))
+    print("%-22s %s" % ("heap free", d["heap_free"]))
