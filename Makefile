@@ -12,7 +12,7 @@ MPY_CROSS := $(MICROPY_DIR)/mpy-cross/build/mpy-cross
 
 # What the ports need from the Debian source tarball, which lacks some submodules.
 UNIX_MAKE_ARGS := VARIANT_DIR=$(CURDIR)/boards/unix BUILD=$(UNIX_BUILD) \
-	USER_C_MODULES=$(CURDIR)/usermod MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0
+	USER_C_MODULES=$(CURDIR)/usermod MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 STRIP=
 
 SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk app/llm/*.py boards/unix/*)
 

@@ -75,7 +75,7 @@ def _have_toolchain():
     return shutil.which("xtensa-lx106-elf-gcc") is not None and SPECS.is_file()
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def toolchain():
     if not _have_toolchain():
         if os.environ.get("CI"):
@@ -94,6 +94,7 @@ def run_check(*args, env=None):
     )
 
 
+@pytest.mark.usefixtures("toolchain")
 def test_usermod_kernels_compile_for_xtensa():
     kernel_dir = ROOT / "usermod" / "llm"
     assert kernel_dir.is_dir(), "usermod/llm is missing"
@@ -106,6 +107,7 @@ def test_usermod_kernels_compile_for_xtensa():
             assert f"ok      {name}" not in r.stdout
 
 
+@pytest.mark.usefixtures("toolchain")
 def test_clean_kernel_passes(tmp_path):
     (tmp_path / "kernel.c").write_text(GOOD_KERNEL)
     r = run_check(tmp_path)
@@ -114,6 +116,7 @@ def test_clean_kernel_passes(tmp_path):
     assert "1 file(s) compiled cleanly" in r.stdout
 
 
+@pytest.mark.usefixtures("toolchain")
 def test_double_promotion_fails(tmp_path):
     (tmp_path / "kernel.c").write_text(GOOD_KERNEL)
     (tmp_path / "bad.c").write_text(DOUBLE_PROMOTION)
@@ -123,6 +126,7 @@ def test_double_promotion_fails(tmp_path):
     assert "double-promotion" in r.stderr
 
 
+@pytest.mark.usefixtures("toolchain")
 def test_bindings_are_skipped(tmp_path):
     (tmp_path / "kernel.c").write_text(GOOD_KERNEL)
     (tmp_path / "modllm.c").write_text(BINDING)
@@ -136,6 +140,7 @@ def test_bindings_are_skipped(tmp_path):
         assert f"ok      {name}" not in r.stdout
 
 
+@pytest.mark.usefixtures("toolchain")
 def test_empty_dir_fails(tmp_path):
     r = run_check(tmp_path)
     assert r.returncode != 0
@@ -143,6 +148,7 @@ def test_empty_dir_fails(tmp_path):
 
 
 def test_missing_compiler_is_explained(tmp_path):
+    # Runs with or without the toolchain installed.
     (tmp_path / "kernel.c").write_text(GOOD_KERNEL)
     env = dict(os.environ, XTENSA_CC="xtensa-no-such-gcc")
     r = run_check(tmp_path, env=env)

@@ -365,7 +365,7 @@ static void board_mount_ramdisk(void) {
             fs = mp_call_function_1(lfs2_type, bdev);
         }
         mp_call_function_2(MP_OBJ_FROM_PTR(&mp_vfs_mount_obj), fs, MP_OBJ_NEW_QSTR(MP_QSTR__slash_));
-        mp_obj_list_append(mp_sys_path, MP_OBJ_NEW_QSTR(MP_QSTR__slash_lib));
+        mp_obj_list_append(mp_sys_path, mp_obj_new_str("/lib", 4));
         nlr_pop();
     } else {
         mp_printf(&mp_plat_print, "board: could not mount the RAM disk at /\n");
