@@ -374,6 +374,9 @@ include {root}/boards/esp32/esp32.mk
 def run_make(tmp_path, *args, env=None):
     top = tmp_path / "Makefile.top"
     top.write_text(TOP_MAKEFILE.format(micropy=MICROPY_DIR, root=ROOT))
+    # Not the settings of a make that may be running these tests (make test BOARD=...).
+    env = {k: v for k, v in (env or os.environ).items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "BOARD", "PORT")}
     return subprocess.run(["make", "--no-print-directory", "-f", str(top), *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 

@@ -9,8 +9,9 @@
 // - SysTick time base for the time module; wall-clock from the host via
 //   semihosting.
 //
-// Both RAM regions are in SSRAM2/3, which the startup code never clears, so
-// their contents survive a soft reset (not a restart of qemu).
+// Both regions are in RAMs that the startup code never clears (PSRAM and
+// SSRAM2/3, see mps2_an385.ld), so their contents survive a soft reset (not a
+// restart of qemu).
 
 #include <string.h>
 

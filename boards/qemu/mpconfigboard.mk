@@ -19,10 +19,11 @@ CFLAGS += -I$(BOARD_DIR) -DMP_CONFIGFILE='"mpconfigboard.h"'
 # GC heap: about 250 KB, like a no-PSRAM ESP32-S3.
 MICROPY_HEAP_SIZE ?= 256000
 
-# Sizes of the two regions in SSRAM2/3 (0x20000000, 4 MB): the ROMFS partition
-# (vfs.rom_ioctl segment 0) and the littlefs RAM disk mounted at /.
-ROMFS_BYTES ?= 0x200000
-RAMDISK_BYTES ?= 0x100000
+# ROMFS partition (vfs.rom_ioctl segment 0, at 0x21000000, max 16 MB) and
+# littlefs RAM disk mounted at / (at 0x20000000, max 4 MB); defaults match
+# the romfs/vfs partitions of the 8 MiB-flash ESP32-S3 board.
+ROMFS_BYTES ?= 0x400000
+RAMDISK_BYTES ?= 0x200000
 LDSCRIPT = $(BOARD_DIR)/mps2_an385.ld
 LDFLAGS += -Wl,--defsym=_board_romfs_size=$(ROMFS_BYTES) -Wl,--defsym=_board_ramdisk_size=$(RAMDISK_BYTES)
 

@@ -37,12 +37,37 @@ void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
     }
 }
 
+float llm_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000 | (mant << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else {
+        // Subnormal half: normalise the mantissa.
+        exp = 113;
+        while ((mant & 0x400) == 0) {
+            mant <<= 1;
+            exp--;
+        }
+        bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
 void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
-    const int8_t *w, const float *ws, int n, int d, int gs) {
+    const int8_t *w, const uint16_t *ws, int n, int d, int gs) {
     int groups = n / gs;
     for (int i = 0; i < d; i++) {
         const int8_t *row = w + (intptr_t)i * n;
-        const float *row_scales = ws + (intptr_t)i * groups;
+        const uint16_t *row_scales = ws + (intptr_t)i * groups;
         float sum = 0.0f;
         for (int g = 0; g < groups; g++) {
             int32_t dot = 0;
@@ -51,7 +76,7 @@ void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
             for (int j = 0; j < gs; j++) {
                 dot += (int32_t)wg[j] * (int32_t)xg[j];
             }
-            sum += (float)dot * row_scales[g] * xs[g];
+            sum += (float)dot * llm_f16_to_f32(row_scales[g]) * xs[g];
         }
         out[i] = sum;
     }

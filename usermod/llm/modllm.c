@@ -85,14 +85,19 @@ static mp_obj_t llm_quantize(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_quantize_obj, 4, 4, llm_quantize);
 
-// matmul_q8(out, xq, xs, w, ws, group_size): int8 matmul, n = len(xq).
+// matmul_q8(out, xq, xs, w, ws, group_size): int8 matmul, n = len(xq);
+// ws holds W's scales as IEEE halves.
 static mp_obj_t llm_matmul_q8_fn(size_t n_args, const mp_obj_t *args) {
     size_t d, n, ns, nw, nws;
     float *out = get_floats(args[0], &d, MP_BUFFER_WRITE, MP_QSTR_out);
     int8_t *xq = get_buf(args[1], &n, MP_BUFFER_READ);
     float *xs = get_floats(args[2], &ns, MP_BUFFER_READ, MP_QSTR_xs);
     int8_t *w = get_buf(args[3], &nw, MP_BUFFER_READ);
-    float *ws = get_floats(args[4], &nws, MP_BUFFER_READ, MP_QSTR_ws);
+    uint16_t *ws = get_buf(args[4], &nws, MP_BUFFER_READ);
+    if (((uintptr_t)ws & 1) != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ws: buffer not 2-byte aligned"));
+    }
+    nws /= 2;
     int gs = check_group(n, args[5]);
     if (d == 0 || n > 0x7fffffff / d || nw != n * d) {
         mp_raise_ValueError(MP_ERROR_TEXT("matmul_q8: w must hold len(out) * len(xq) int8"));
@@ -331,13 +336,13 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
     } else {
         if (gs <= 0 || cols % (uint32_t)gs != 0) {
             problem = "group size does not divide the row length";
-        } else if (soffset < 0 || ((uintptr_t)(base + soffset) & 3) != 0) {
-            problem = "scales not 4-byte aligned";
+        } else if (soffset < 0 || ((uintptr_t)(base + soffset) & 1) != 0) {
+            problem = "scales not 2-byte aligned";
         } else if ((uint64_t)offset + count > wb->len
-                   || (uint64_t)soffset + count / (uint32_t)gs * 4 > wb->len) {
+                   || (uint64_t)soffset + count / (uint32_t)gs * 2 > wb->len) {
             problem = "data runs past the end of the weights";
         }
-        t->scales = (const float *)(base + soffset);
+        t->scales = (const uint16_t *)(base + soffset);
         t->group_size = gs;
     }
     if (problem) {
@@ -492,14 +497,27 @@ typedef struct {
     uint32_t *sorted;     // [vocab] ids in piece order
     int vocab;
     int max_len;          // longest piece
+    bool index_in_heap;
 } llm_tok_obj_t;
 
-// Tokenizer(data, vocab_size): data is the raw tokenizer.bin bytes.
+// Tokenizer(data, vocab_size, start=0, size=-1, index=-1): the raw
+// tokenizer.bin bytes are data[start:start + size] (size -1: to the end).
+// index >= 0 is the offset in data of a stored index (uint32 offsets into the
+// tokenizer bytes, then uint32 sorted ids), checked and used in place;
+// otherwise the index is built on the heap.
 static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
-    mp_arg_check_num(n_args, n_kw, 2, 2, false);
+    mp_arg_check_num(n_args, n_kw, 2, 5, false);
     size_t len;
     const uint8_t *buf = get_buf(args[0], &len, MP_BUFFER_READ);
     int vocab = get_positive(args[1], MP_QSTR_vocab_size);
+    mp_int_t start = n_args > 2 ? mp_obj_get_int(args[2]) : 0;
+    mp_int_t size = n_args > 3 ? mp_obj_get_int(args[3]) : -1;
+    mp_int_t index = n_args > 4 ? mp_obj_get_int(args[4]) : -1;
+    if (start < 0 || (size_t)start > len || size < -1 || (size >= 0 && (size_t)size > len - (size_t)start)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("tokenizer: start and size outside the data"));
+    }
+    buf += start;
+    len = size >= 0 ? (size_t)size : len - (size_t)start;
     if (vocab < 3 || (size_t)vocab > len / 8) {
         mp_raise_msg_varg(&mp_type_ValueError,
             MP_ERROR_TEXT("tokenizer: %d tokens cannot fit in %u bytes"), vocab, (unsigned)len);
@@ -508,16 +526,32 @@ static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_
     self->data = args[0];
     self->buf = buf;
     self->vocab = vocab;
-    self->offsets = m_new(uint32_t, vocab);
-    int bad;
-    int err = llm_tok_index(buf, len, vocab, self->offsets, &bad, &self->max_len);
+    int bad, err;
+    self->index_in_heap = index < 0;
+    if (index >= 0) {
+        size_t total;
+        const uint8_t *all = get_buf(args[0], &total, MP_BUFFER_READ);
+        if ((size_t)index > total || total - (size_t)index < (size_t)vocab * 8 || ((uintptr_t)(all + index) & 3) != 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("tokenizer: index outside the data or not 4-byte aligned"));
+        }
+        self->offsets = (uint32_t *)(all + index);
+        self->sorted = self->offsets + vocab;
+        err = llm_tok_check_index(buf, len, vocab, self->offsets, self->sorted, &bad, &self->max_len);
+    } else {
+        self->offsets = m_new(uint32_t, vocab);
+        err = llm_tok_index(buf, len, vocab, self->offsets, &bad, &self->max_len);
+        if (err == LLM_TOK_OK) {
+            self->sorted = m_new(uint32_t, vocab);
+            llm_tok_sort(buf, self->offsets, vocab, self->sorted);
+        }
+    }
     if (err == LLM_TOK_TRUNCATED) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tokenizer truncated at token %d of %d"), bad, vocab);
-    } else if (err != LLM_TOK_OK) {
+    } else if (err == LLM_TOK_BAD_LENGTH) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tokenizer: bad piece length at token %d"), bad);
+    } else if (err != LLM_TOK_OK) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tokenizer: stored index is wrong at entry %d"), bad);
     }
-    self->sorted = m_new(uint32_t, vocab);
-    llm_tok_sort(buf, self->offsets, vocab, self->sorted);
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -586,7 +620,8 @@ static void llm_tok_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     if (attr == MP_QSTR_vocab_size) {
         dest[0] = MP_OBJ_NEW_SMALL_INT(self->vocab);
     } else if (attr == MP_QSTR_index_bytes) {
-        dest[0] = mp_obj_new_int_from_uint((size_t)self->vocab * 8);
+        // Heap bytes of the index; a stored index lives with the data.
+        dest[0] = mp_obj_new_int_from_uint(self->index_in_heap ? (size_t)self->vocab * 8 : 0);
     } else {
         dest[1] = MP_OBJ_SENTINEL;  // continue lookup in locals_dict
     }

@@ -210,3 +210,33 @@ const uint8_t *llm_tok_decode(const uint8_t *buf, const uint32_t *offsets, int p
     }
     return s;
 }
+
+int llm_tok_check_index(const uint8_t *buf, size_t len, int vocab, const uint32_t *offsets,
+    const uint32_t *sorted, int *bad_token, int *max_len) {
+    *max_len = 0;
+    for (int i = 0; i < vocab; i++) {
+        *bad_token = i;
+        uint32_t off = offsets[i];
+        if (off < 4 || len < 8 || off > len - 8) {
+            return LLM_TOK_TRUNCATED;
+        }
+        int32_t n = read_i32(buf + off + 4);
+        if (n < 0 || n > 0xffff || (size_t)n > len - off - 8) {
+            return LLM_TOK_BAD_LENGTH;
+        }
+        if (n > *max_len) {
+            *max_len = n;
+        }
+    }
+    // Strictly increasing in (piece, id) order means a sorted permutation.
+    for (int i = 0; i < vocab; i++) {
+        *bad_token = i;
+        if (sorted[i] >= (uint32_t)vocab) {
+            return LLM_TOK_BAD_INDEX;
+        }
+        if (i > 0 && compare_ids(buf, offsets, sorted[i - 1], sorted[i]) >= 0) {
+            return LLM_TOK_BAD_INDEX;
+        }
+    }
+    return LLM_TOK_OK;
+}

@@ -8,13 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { LLM_TOK_OK = 0, LLM_TOK_TRUNCATED = 1, LLM_TOK_BAD_LENGTH = 2 };
+enum { LLM_TOK_OK = 0, LLM_TOK_TRUNCATED = 1, LLM_TOK_BAD_LENGTH = 2, LLM_TOK_BAD_INDEX = 3 };
 
 // Fill offsets[vocab] with the byte offset of each token's record and
 // *max_len with the longest piece.  Returns LLM_TOK_OK, or an error with
 // *bad_token set to the token that failed.
 int llm_tok_index(const uint8_t *buf, size_t len, int vocab, uint32_t *offsets,
     int *bad_token, int *max_len);
+
+// Check an index stored with the tokenizer (offsets and sorted as the two
+// functions around this one make them) before trusting it.
+int llm_tok_check_index(const uint8_t *buf, size_t len, int vocab, const uint32_t *offsets,
+    const uint32_t *sorted, int *bad_token, int *max_len);
 
 // Fill sorted[vocab] with token ids ordered by piece (strcmp order, ties by id).
 void llm_tok_sort(const uint8_t *buf, const uint32_t *offsets, int vocab, uint32_t *sorted);

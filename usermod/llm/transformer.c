@@ -85,9 +85,9 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
         return;
     }
     const int8_t *row = (const int8_t *)e->data + (intptr_t)token * dim;
-    const float *scales = e->scales + (intptr_t)token * (dim / e->group_size);
+    const uint16_t *scales = e->scales + (intptr_t)token * (dim / e->group_size);
     for (int i = 0; i < dim; i++) {
-        x[i] = (float)row[i] * scales[i / e->group_size];
+        x[i] = (float)row[i] * llm_f16_to_f32(scales[i / e->group_size]);
     }
 }
 

@@ -14,7 +14,7 @@ typedef struct {
 
 typedef struct {
     const void *data;      // float32 or int8 [rows][cols]
-    const float *scales;   // int8 only: [rows][cols / group_size]
+    const uint16_t *scales; // int8 only: halves [rows][cols / group_size]
     int32_t type;          // LLM_F32 or LLM_Q8
     int32_t group_size;    // int8 only; divides cols
 } llm_tensor_t;
