@@ -26,3 +26,25 @@ def models_dir(shared_dir):
 @pytest.fixture(scope="session")
 def golden_dir(shared_dir):
     return os.path.join(shared_dir, "golden")
+
+
+@pytest.fixture(scope="session")
+def firmware():
+    """Path of the host firmware ($LLM_FIRMWARE or build/micropython); fails if missing."""
+    import mpy
+    return mpy.firmware()
+
+
+@pytest.fixture(scope="session")
+def stories260k_path(models_dir):
+    return os.path.join(models_dir, "stories260K.bin")
+
+
+@pytest.fixture(scope="session")
+def tok512_path(models_dir):
+    return os.path.join(models_dir, "tok512.bin")
+
+
+@pytest.fixture(scope="session")
+def tok32k_path(models_dir):
+    return os.path.join(models_dir, "tokenizer.bin")

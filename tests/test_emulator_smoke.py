@@ -29,8 +29,8 @@ ELF = os.path.join(REPO, "build", "qemu", "firmware.elf")
 
 @pytest.fixture(scope="session")
 def firmware():
-    subprocess.run(["make", "qemu-firmware"], cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r = subprocess.run(["make", "qemu-firmware"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, f"make qemu-firmware failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     assert os.path.isfile(ELF), f"{ELF} was not built"
     return ELF
 

@@ -13,7 +13,8 @@ Options:
   -s <int>    random seed, default time(NULL)
   -n <int>    number of steps to run for, default 256. 0 = max_seq_len
   -i <string> input prompt
-  -z <string> optional path to custom tokenizer
+  -z <string> optional path to custom tokenizer (default: the one in a .llm file,
+              else tokenizer.bin)
   -m <string> mode: generate (chat is not supported)
   -c <int>    context length: positions the KV cache holds, default max_seq_len
   -k <string> KV cache type: f32 (default, exact) or int8
@@ -28,7 +29,7 @@ class UsageError(Exception):
 def parse(argv):
     if len(argv) < 1 or argv[0] in ("-h", "--help"):
         raise UsageError()
-    opts = {"checkpoint": argv[0], "tokenizer": "tokenizer.bin", "temperature": 1.0,
+    opts = {"checkpoint": argv[0], "tokenizer": None, "temperature": 1.0,
             "top_p": 0.9, "seed": 0, "steps": 256, "prompt": "", "ctx": None, "kv": "f32"}
     convert = {"t": ("temperature", float), "p": ("top_p", float), "s": ("seed", int),
                "n": ("steps", int), "i": ("prompt", str), "z": ("tokenizer", str),
@@ -66,6 +67,12 @@ def write_piece(out, piece):
     out.write(piece)
 
 
+def read_head(path):
+    llm.files.file_size(path)  # a clear error for a missing file
+    with open(path, "rb") as f:
+        return f.read(4)
+
+
 def main(argv):
     try:
         opts = parse(argv)
@@ -75,9 +82,12 @@ def main(argv):
         sys.stderr.write(USAGE)
         return 1
     try:
-        model = llm.load(opts["checkpoint"], opts["tokenizer"], ctx=opts["ctx"], kv=opts["kv"])
+        tokenizer = opts["tokenizer"]
+        if tokenizer is None and not llm.modelfile.is_model_file(read_head(opts["checkpoint"])):
+            tokenizer = "tokenizer.bin"  # llama2.c's default
+        model = llm.load(opts["checkpoint"], tokenizer, ctx=opts["ctx"], kv=opts["kv"])
     except (OSError, ValueError, MemoryError) as e:
-        sys.stderr.write("error: %s\n" % e)
+        sys.stderr.write("error: %s\n" % (e.args[-1] if isinstance(e, OSError) and len(e.args) > 1 else e))
         return 1
     out = getattr(sys.stdout, "buffer", sys.stdout)
     for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):

@@ -8,7 +8,11 @@ except ImportError:  # pragma: no cover - every port we build has os
 
 
 def file_size(path):
-    return os.stat(path)[6]
+    try:
+        return os.stat(path)[6]
+    except OSError as e:
+        # MicroPython's OSError does not name the file; say which one.
+        raise OSError(e.args[0], "cannot open %s (errno %s)" % (path, e.args[0]))
 
 
 def open_buffer(path):
@@ -18,15 +22,16 @@ def open_buffer(path):
     host file on the unix firmware, or the file's bytes in place on a ROMFS
     mount (flash on the chip).  Otherwise the file is read into the heap.
     """
-    mapped = getattr(_llm, "MappedFile", None)
-    if mapped is not None:
-        return mapped(path), "mapped"
     f = open(path, "rb")
     try:
         memoryview(f)  # ROMFS files expose their bytes in place
         return f, "mapped"
     except TypeError:
         pass
+    mapped = getattr(_llm, "MappedFile", None)
+    if mapped is not None:
+        f.close()
+        return mapped(path), "mapped"
     try:
         size = file_size(path)
         buf = bytearray(size)

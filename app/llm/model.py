@@ -7,7 +7,7 @@ import time
 
 import _llm
 
-from . import llama2
+from . import llama2, modelfile
 from .files import open_buffer, file_size
 
 BOS = 1
@@ -173,14 +173,14 @@ class Model:
         return d
 
 
-def _need_message(path, parts, free, kv, ctx, seq_len, weights_type):
+def _need_message(path, parts, free, kv, ctx, weights_type):
     needed = parts["kv_bytes"] + parts["activation_bytes"] + parts["tokenizer_index_bytes"]
     for key in ("weights", "tokenizer"):
         if parts[key + "_where"] == "heap":
             needed += parts[key + "_bytes"]
     tips = []
     if weights_type == "f32":
-        tips.append("int8 weights (python -m host convert --int8)")
+        tips.append("int8 weights (python3 -m host.convert --int8)")
     if ctx > 64:
         tips.append("a smaller ctx (ctx=%d)" % max(16, ctx // 2))
     if kv == "f32":
@@ -203,43 +203,63 @@ def _mem_free():
         return "?"
 
 
-def load(checkpoint, tokenizer=None, ctx=None, kv="f32"):
-    """Load a llama2.c checkpoint (version 0, float32) and its tokenizer.bin.
+def _read_layout(path):
+    """(config, table, tokenizer layout or None, weights type) of a model file."""
+    size = file_size(path)
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(0)
+        if modelfile.is_model_file(head):
+            return modelfile.read_layout(f, path, size)
+        config, shared = llama2.read_header(f, "%s (not a .llm file; read as a llama2.c checkpoint)" % path)
+    table, expected = llama2.layout(config, shared)
+    if size < expected:
+        raise ValueError("%s is truncated: %d bytes, the header's config needs %d" % (path, size, expected))
+    if size > expected:
+        raise ValueError("%s has %d bytes, the header's config needs %d: not a version-0 llama2.c checkpoint"
+                         % (path, size, expected))
+    return config, table, None, "f32"
 
-    ctx bounds the KV cache (default: the model's seq_len); kv is "f32"
-    (exact, llama2.c parity) or "int8" (a quarter of the memory).
+
+def load(checkpoint, tokenizer=None, ctx=None, kv="f32"):
+    """Load a model: a .llm file (see docs/format.md), or a llama2.c
+    version-0 checkpoint with its tokenizer.bin.
+
+    Weights stay where the file is when the platform allows it: memory
+    mapped on the unix firmware, in flash on a ROMFS mount.  ctx bounds the
+    KV cache (default: the model's seq_len); kv is "f32" (exact, llama2.c
+    parity) or "int8" (a quarter of the memory).  tokenizer overrides the
+    one stored in a .llm file.
     """
     if kv not in KV_TYPES:
         raise ValueError("kv must be one of %s, not %r" % (KV_TYPES, kv))
-    with open(checkpoint, "rb") as f:
-        config, shared = llama2.read_header(f, checkpoint)
-    table, expected = llama2.layout(config, shared)
-    size = file_size(checkpoint)
-    if size < expected:
-        raise ValueError("%s is truncated: %d bytes, the header's config needs %d" % (checkpoint, size, expected))
-    if size > expected:
-        raise ValueError("%s has %d bytes, the header's config needs %d: not a version-0 llama2.c checkpoint"
-                         % (checkpoint, size, expected))
+    config, table, tok_layout, weights_type = _read_layout(checkpoint)
     seq_len = config[6]
     if ctx is None:
         ctx = seq_len
     if ctx <= 0 or ctx > seq_len:
         raise ValueError("ctx must be between 1 and the model's seq_len %d" % seq_len)
-    if tokenizer is None:
-        raise ValueError("a llama2.c checkpoint needs its tokenizer.bin")
+    if tokenizer is None and tok_layout is None:
+        raise ValueError("%s is a llama2.c checkpoint: give its tokenizer.bin too" % checkpoint)
 
     activation_bytes, kv_bytes = _llm.memory(config, ctx, kv == "int8")
-    parts = {"weights_bytes": size, "weights_where": "?", "kv_bytes": kv_bytes,
-             "activation_bytes": activation_bytes, "tokenizer_bytes": file_size(tokenizer),
-             "tokenizer_where": "?", "tokenizer_index_bytes": 8 * config[5]}
+    parts = {"weights_bytes": file_size(checkpoint), "weights_where": "?", "weights_type": weights_type,
+             "kv_bytes": kv_bytes, "activation_bytes": activation_bytes,
+             "tokenizer_bytes": file_size(tokenizer) if tokenizer else tok_layout[1],
+             "tokenizer_where": "?", "tokenizer_index_bytes": 8 * config[5] if tokenizer else 0}
+    weights = tok_data = tok = None
     try:
         weights, parts["weights_where"] = open_buffer(checkpoint)
-        tok_data, parts["tokenizer_where"] = open_buffer(tokenizer)
-        tok = _llm.Tokenizer(tok_data, config[5])
+        if tokenizer:
+            tok_data, parts["tokenizer_where"] = open_buffer(tokenizer)
+            tok = _llm.Tokenizer(tok_data, config[5])
+        else:
+            parts["tokenizer_where"] = parts["weights_where"]
+            tok = _llm.Tokenizer(weights, config[5], tok_layout[0], tok_layout[1], tok_layout[2])
         core = _llm.Model(weights, table, config, ctx, kv == "int8")
     except MemoryError:
         weights = tok_data = tok = None
-        raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, seq_len, "f32"))
+        raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, weights_type))
     return Model(core, tok, config, ctx, kv, parts)
 
 
@@ -250,6 +270,6 @@ def info(model):
         print("%-22s %s" % (key, d[key]))
     for part in ("weights", "tokenizer"):
         print("%-22s %d bytes (%s)" % (part, d[part + "_bytes"], d[part + "_where"]))
-    for part in ("tokenizer_index", "kv", "activation"):
-        print("%-22s %d bytes (heap)" % (part.replace("_", " "), d[part + "_bytes"]))
+    for label, part in (("tokenizer index", "tokenizer_index"), ("kv cache", "kv"), ("activations", "activation")):
+        print("%-22s %d bytes (heap)" % (label, d[part + "_bytes"]))
     print("%-22s %s" % ("heap free", d["heap_free"]))

@@ -1,0 +1,59 @@
+# The .llm model file (docs/format.md): a 64-byte header, the tensor table,
+# the raw tokenizer.bin with a stored lookup index, and 16-byte aligned
+# tensors (float32, or int8 with half-precision group scales).
+import struct
+from array import array
+
+from . import llama2
+
+MAGIC = b"uLLM"
+VERSION = 1
+HEADER_SIZE = 64
+HEADER_FORMAT = "<4sII7iIIIIII"
+ALIGN = 16
+FLAG_SHARED_CLASSIFIER = 1
+
+
+def is_model_file(head):
+    return head[:4] == MAGIC
+
+
+def read_layout(f, path, size):
+    """Check the header and return (config, table, tokenizer (offset, size, index offset))."""
+    data = f.read(HEADER_SIZE)
+    if data is None or len(data) != HEADER_SIZE:
+        raise ValueError("%s: too short for a .llm header" % path)
+    fields = struct.unpack(HEADER_FORMAT, data)
+    magic, version, header_size = fields[:3]
+    if magic != MAGIC:
+        raise ValueError("%s: not a .llm file" % path)
+    if version != VERSION:
+        raise ValueError("%s: .llm version %d is not supported (this firmware reads version %d)"
+                         % (path, version, VERSION))
+    if header_size != HEADER_SIZE:
+        raise ValueError("%s: header size %d, expected %d" % (path, header_size, HEADER_SIZE))
+    config = tuple(fields[3:10])
+    llama2.check_config(config, path)
+    flags, table_off, tok_off, tok_size, index_off, file_size = fields[10:]
+    if file_size != size:
+        raise ValueError("%s: file has %d bytes but its header says %d (truncated or a partial copy?)"
+                         % (path, size, file_size))
+    n_tensors = 3 + 9 * config[2]
+    vocab = config[5]
+    for what, off, length in (("tensor table", table_off, 16 * n_tensors),
+                              ("tokenizer", tok_off, tok_size),
+                              ("tokenizer index", index_off, 8 * vocab)):
+        if off < HEADER_SIZE or off % 4 or length < 0 or off + length > size:
+            raise ValueError("%s: %s at offset %d, %d bytes, lies outside the %d-byte file"
+                             % (path, what, off, length, size))
+    f.seek(table_off)
+    raw = f.read(16 * n_tensors)
+    if raw is None or len(raw) != 16 * n_tensors:
+        raise ValueError("%s: tensor table truncated" % path)
+    table = array("i", raw)
+    for i in range(n_tensors):
+        off, kind, gs, soff = table[4 * i:4 * i + 4]
+        if off % ALIGN or (kind == 1 and soff % ALIGN):
+            raise ValueError("%s: tensor %d is not %d-byte aligned (offset %d)" % (path, i, ALIGN, off))
+    weights_type = "int8" if 1 in [table[i + 1] for i in range(0, len(table), 4)] else "f32"
+    return config, table, (tok_off, tok_size, index_off), weights_type

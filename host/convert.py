@@ -1,0 +1,161 @@
+"""Convert a llama2.c checkpoint plus tokenizer.bin into one .llm file.
+
+Reads llama2.c version-0 (legacy float32) checkpoints and version-2 (Q8_0,
+export.py --version 2) checkpoints whose group size divides every row.
+
+    python3 -m host.convert stories260K.bin tok512.bin stories260K.llm [--int8] [--group-size N]
+"""
+import argparse
+import os
+import struct
+import sys
+
+import numpy as np
+
+from host import llama2, modelfile
+
+V2_MAGIC = 0x616B3432  # "ak42"
+V2_HEADER = 256
+
+
+def read_q80(path):
+    """Read a llama2.c version-2 (Q8_0) checkpoint.
+
+    Returns (config, weights, group_size): matrices as (int8 codes, half
+    scales) tuples, norms as float32.  Raises ValueError for files that
+    llama2.c's runq.c would read wrongly.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < V2_HEADER:
+        raise ValueError("%s: too short for a llama2.c version-2 header" % path)
+    magic, version = struct.unpack_from("<Ii", data, 0)
+    if magic != V2_MAGIC:
+        raise ValueError("%s: not a llama2.c version-2 file" % path)
+    if version != 2:
+        raise ValueError("%s: llama2.c version %d is not supported (0 and 2 are)" % (path, version))
+    cfg_vals = struct.unpack_from("<7i", data, 8)
+    shared = data[36] != 0
+    (gs,) = struct.unpack_from("<i", data, 37)
+    config = llama2.validate_config(dict(zip(llama2.CONFIG_KEYS, cfg_vals)))
+    dim, hidden, L = config["dim"], config["hidden_dim"], config["n_layers"]
+    if gs <= 0:
+        raise ValueError("%s: group size %d is not positive" % (path, gs))
+    for name, cols in (("dim", dim), ("hidden_dim", hidden)):
+        if cols % gs:
+            raise ValueError(
+                "%s: group size %d does not divide %s %d. llama2.c's runq.c would drop the last %d columns"
+                " of every row of the tensors with %s columns and misalign their scales. Export a version-0"
+                " checkpoint and convert it with --int8 instead." % (path, gs, name, cols, cols % gs, name))
+    kv_dim = config["kv_dim"]
+    off = V2_HEADER
+
+    def take(count, dtype):
+        nonlocal off
+        size = count * np.dtype(dtype).itemsize
+        if off + size > len(data):
+            raise ValueError("%s is truncated" % path)
+        a = np.frombuffer(data, dtype=dtype, count=count, offset=off)
+        off += size
+        return a
+
+    w = {}
+    w["rms_att_weight"] = take(L * dim, "<f4").reshape(L, dim)
+    w["rms_ffn_weight"] = take(L * dim, "<f4").reshape(L, dim)
+    w["rms_final_weight"] = take(dim, "<f4")
+
+    def take_q(rows, cols):
+        q = take(rows * cols, np.int8).reshape(rows, cols)
+        s = take(rows * cols // gs, "<f4").reshape(rows, cols // gs)
+        if not np.all(np.isfinite(s)) or np.abs(s).max(initial=0) > modelfile.F16_MAX:
+            raise ValueError("%s: scales are not finite half-precision values" % path)
+        return q, s.astype(np.float16)
+
+    vocab = config["vocab_size"]
+    w["token_embedding_table"] = take_q(vocab, dim)
+    shapes = {"wq": (dim, dim), "wk": (kv_dim, dim), "wv": (kv_dim, dim), "wo": (dim, dim),
+              "w1": (hidden, dim), "w2": (dim, hidden), "w3": (hidden, dim)}
+    for name in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+        w[name] = [take_q(*shapes[name]) for _ in range(L)]
+    w["wcls"] = w["token_embedding_table"] if shared else take_q(vocab, dim)
+    if off != len(data):
+        raise ValueError("%s: %d bytes left over after the last tensor" % (path, len(data) - off))
+    return config, w, gs
+
+
+def write_q80(path, config, weights, group_size):
+    """Write a llama2.c version-2 (Q8_0) file the way llama2.c's export.py
+    does: groups run over each flattened tensor (which is only right when
+    the group size divides the rows).  Used to test the reader."""
+    c = [config[k] for k in llama2.CONFIG_KEYS]
+    shared = weights["wcls"] is weights["token_embedding_table"]
+    out = bytearray(struct.pack("<Ii7iBi", V2_MAGIC, 2, *c, int(shared), group_size))
+    out += b"\0" * (V2_HEADER - len(out))
+    for v in (weights["rms_att_weight"], weights["rms_ffn_weight"], weights["rms_final_weight"]):
+        out += np.asarray(v, dtype="<f4").tobytes()
+    mats = [weights["token_embedding_table"]]
+    for name in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+        mats += list(weights[name])
+    if not shared:
+        mats.append(weights["wcls"])
+    for m in mats:
+        flat = np.asarray(m, dtype=np.float32).reshape(-1, group_size)
+        scale = np.abs(flat).max(axis=1) / 127.0
+        q = np.rint(flat / np.where(scale > 0, scale, 1)[:, None]).astype(np.int8)
+        out += q.tobytes() + scale.astype("<f4").tobytes()
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def load_checkpoint(path):
+    """(config, weights) from a version-0 or version-2 llama2.c file."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if len(head) == 4 and struct.unpack("<I", head)[0] == V2_MAGIC:
+        config, weights, _ = read_q80(path)
+        return config, weights
+    return llama2.read_checkpoint(path)
+
+
+def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=None):
+    config, weights = load_checkpoint(checkpoint)
+    with open(tokenizer, "rb") as f:
+        tok = f.read()
+    llama2.parse_tokenizer(tok, config["vocab_size"], name=tokenizer)  # validates
+    if group_size is not None:
+        for name, cols in (("dim", config["dim"]), ("hidden_dim", config["hidden_dim"])):
+            if cols % group_size:
+                raise ValueError("--group-size %d does not divide %s %d" % (group_size, name, cols))
+    if dtype == "f32" and isinstance(weights["wq"][0], tuple):
+        raise ValueError("%s holds int8 weights; convert it with --int8" % checkpoint)
+    return modelfile.write(out, config, weights, tok, dtype=dtype, group_size=group_size,
+                           shared=weights["wcls"] is weights["token_embedding_table"], progress=progress)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m host.convert", description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", help="llama2.c checkpoint (.bin, version 0 or 2)")
+    ap.add_argument("tokenizer", help="its tokenizer.bin")
+    ap.add_argument("output", help="the .llm file to write")
+    ap.add_argument("--int8", action="store_true", help="int8 weights with half-precision group scales")
+    ap.add_argument("--group-size", type=int, help="int8 group size (default: per tensor, the smallest"
+                    " divisor of the row length that is at least %d)" % modelfile.MIN_GROUP)
+    args = ap.parse_args(argv)
+
+    def progress(done, total):
+        sys.stderr.write("\rconverting: %d/%d" % (done, total))
+        if done == total:
+            sys.stderr.write("\n")
+
+    try:
+        size = convert(args.checkpoint, args.tokenizer, args.output, "int8" if args.int8 else "f32",
+                       args.group_size, progress)
+    except (OSError, ValueError) as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 1
+    print("wrote %s (%d bytes)" % (args.output, size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

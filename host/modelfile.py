@@ -1,0 +1,186 @@
+"""The .llm model file: config, weights and tokenizer in one aligned file.
+
+See docs/format.md for the layout.  This module writes it (from numpy
+arrays) and reads it back for tests and tools; the device reads it with
+app/llm/modelfile.py.
+"""
+import struct
+
+import numpy as np
+
+MAGIC = b"uLLM"
+VERSION = 1
+HEADER_SIZE = 64
+HEADER_FORMAT = "<4sII7iIIIIII"  # magic, version, header_size, config, flags, table, tok, tok size, index, file size
+ALIGN = 16
+F32, Q8 = 0, 1
+FLAG_SHARED_CLASSIFIER = 1
+LAYER_TENSORS = ("rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3")
+CONFIG_KEYS = ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")
+# Scales are IEEE halves: 2 bytes per group, so groups of at least 40
+# keep them within 5% of the int8 bytes.
+MIN_GROUP = 40
+F16_MAX = 65504.0
+
+assert struct.calcsize(HEADER_FORMAT) == HEADER_SIZE
+
+
+def pick_group_size(cols, min_group=MIN_GROUP):
+    """The smallest divisor of cols that is at least min_group; the whole
+    row (per-row scales) when no smaller divisor qualifies."""
+    for gs in range(min_group, cols + 1):
+        if cols % gs == 0:
+            return gs
+    return cols
+
+
+def quantize(w, group_size):
+    """int8 codes and half scales of a 2-D float array, grouped along rows."""
+    rows, cols = w.shape
+    if group_size <= 0 or cols % group_size:
+        raise ValueError("group size %d does not divide the row length %d" % (group_size, cols))
+    groups = w.astype(np.float32).reshape(rows, cols // group_size, group_size)
+    amax = np.abs(groups).max(axis=2)
+    if not np.all(np.isfinite(amax)):
+        raise ValueError("weights contain NaN or infinity")
+    if amax.max(initial=0.0) / 127.0 > F16_MAX:
+        raise ValueError("weights too large for half-precision scales (max |w| %g)" % amax.max())
+    scales = (amax / 127.0).astype(np.float16)
+    s32 = scales.astype(np.float32)[:, :, None]
+    # An all-zero group keeps scale 0 and codes 0, never 0/0.
+    safe = np.where(s32 > 0, s32, 1.0)
+    q = np.where(s32 > 0, np.clip(np.rint(groups / safe), -127, 127), 0).astype(np.int8)
+    return q.reshape(rows, cols), scales
+
+
+def dequantize(q, scales):
+    rows, cols = q.shape
+    gs = cols // scales.shape[1]
+    return (q.reshape(rows, -1, gs).astype(np.float32) * scales.astype(np.float32)[:, :, None]).reshape(rows, cols)
+
+
+def tokenizer_index(tok_bytes, vocab_size):
+    """uint32 record offsets and uint32 ids sorted by piece (C string order)."""
+    offsets, pieces = [], []
+    off = 4
+    for i in range(vocab_size):
+        if off + 8 > len(tok_bytes):
+            raise ValueError("tokenizer truncated at token %d of %d" % (i, vocab_size))
+        (n,) = struct.unpack_from("<i", tok_bytes, off + 4)
+        if n < 0 or off + 8 + n > len(tok_bytes):
+            raise ValueError("tokenizer: bad piece length at token %d" % i)
+        offsets.append(off)
+        pieces.append(bytes(tok_bytes[off + 8:off + 8 + n]).split(b"\0")[0])
+        off += 8 + n
+    order = sorted(range(vocab_size), key=lambda i: (pieces[i], i))
+    return np.array(offsets, dtype="<u4"), np.array(order, dtype="<u4")
+
+
+class _Writer:
+    def __init__(self):
+        self.buf = bytearray()
+
+    def align(self):
+        self.buf += b"\0" * (-len(self.buf) % ALIGN)
+
+    def put(self, data):
+        self.align()
+        off = len(self.buf)
+        self.buf += data
+        return off
+
+
+def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared=None, progress=None):
+    """Write a .llm file.
+
+    config: dict with CONFIG_KEYS; weights: host.llama2's dict of float32
+    arrays; tok_bytes: the raw tokenizer.bin.  dtype "int8" quantises every
+    matrix (norms stay float32); group_size None picks one per tensor.
+    weights may also carry ready int8 tensors as (codes, half scales) tuples.
+    """
+    c = [int(config[k]) for k in CONFIG_KEYS]
+    dim, hidden, n_layers, n_heads, n_kv, vocab, seq_len = c
+    if shared is None:
+        shared = weights["wcls"] is weights["token_embedding_table"]
+    offsets, order = tokenizer_index(tok_bytes, vocab)
+    n_tensors = 3 + 9 * n_layers
+
+    w = _Writer()
+    w.buf += b"\0" * HEADER_SIZE
+    table_off = w.put(b"\0" * (16 * n_tensors))
+    tok_off = w.put(bytes(tok_bytes))
+    index_off = w.put(offsets.tobytes() + order.tobytes())
+
+    table = []
+
+    def put_matrix(name, m):
+        if isinstance(m, tuple):
+            q, s = m
+        elif dtype == "int8":
+            gs = group_size or pick_group_size(m.shape[1])
+            q, s = quantize(m, gs)
+        else:
+            table.append((w.put(np.ascontiguousarray(m, dtype="<f4").tobytes()), F32, 0, 0))
+            return
+        gs = q.shape[1] // s.shape[1]
+        data = w.put(np.ascontiguousarray(q, dtype=np.int8).tobytes())
+        scales = w.put(np.ascontiguousarray(s, dtype="<f2").tobytes())
+        table.append((data, Q8, gs, scales))
+
+    def put_norm(v):
+        table.append((w.put(np.ascontiguousarray(v, dtype="<f4").tobytes()), F32, 0, 0))
+
+    steps = 2 + n_layers
+    put_matrix("embedding", weights["token_embedding_table"])
+    if progress:
+        progress(1, steps)
+    for l in range(n_layers):
+        put_norm(weights["rms_att_weight"][l])
+        for name in ("wq", "wk", "wv", "wo"):
+            put_matrix(name, weights[name][l])
+        put_norm(weights["rms_ffn_weight"][l])
+        for name in ("w1", "w2", "w3"):
+            put_matrix(name, weights[name][l])
+        if progress:
+            progress(2 + l, steps)
+    put_norm(weights["rms_final_weight"])
+    if shared:
+        table.append(table[0])
+    else:
+        put_matrix("classifier", weights["wcls"])
+    if progress:
+        progress(steps, steps)
+    w.align()
+    struct.pack_into("<%di" % (4 * n_tensors), w.buf, table_off, *[v for e in table for v in e])
+    header = struct.pack(HEADER_FORMAT, MAGIC, VERSION, HEADER_SIZE, *c,
+                         FLAG_SHARED_CLASSIFIER if shared else 0, table_off, tok_off, len(tok_bytes),
+                         index_off, len(w.buf))
+    w.buf[:HEADER_SIZE] = header
+    tmp = path + ".part"
+    with open(tmp, "wb") as f:
+        f.write(w.buf)
+    import os
+    os.replace(tmp, path)  # never leave a half-written model under the real name
+    return len(w.buf)
+
+
+def read_header(data):
+    if len(data) < HEADER_SIZE:
+        raise ValueError("too short for a .llm header")
+    fields = struct.unpack_from(HEADER_FORMAT, data, 0)
+    magic, version, header_size = fields[:3]
+    if magic != MAGIC:
+        raise ValueError("not a .llm file (magic %r)" % magic)
+    if version != VERSION:
+        raise ValueError(".llm version %d is not supported (this reads version %d)" % (version, VERSION))
+    config = dict(zip(CONFIG_KEYS, fields[3:10]))
+    flags, table_off, tok_off, tok_size, index_off, file_size = fields[10:]
+    return {"config": config, "shared": bool(flags & FLAG_SHARED_CLASSIFIER), "table_offset": table_off,
+            "tokenizer_offset": tok_off, "tokenizer_size": tok_size, "index_offset": index_off,
+            "file_size": file_size, "header_size": header_size}
+
+
+def read_table(data, header):
+    n = 3 + 9 * header["config"]["n_layers"]
+    vals = struct.unpack_from("<%di" % (4 * n), data, header["table_offset"])
+    return [tuple(vals[4 * i:4 * i + 4]) for i in range(n)]

@@ -1,0 +1,359 @@
+"""The fit issue: the .llm file, int8 weights, ROMFS in place, bounded KV
+cache, memory budgets and quality."""
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from host import convert, firmware, llama2, modelfile, quality, romfs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def s260(models_dir):
+    return os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin")
+
+
+@pytest.fixture(scope="session")
+def llm_files(tmp_path_factory, s260):
+    d = tmp_path_factory.mktemp("llm")
+    f32, i8 = str(d / "s260_f32.llm"), str(d / "s260_int8.llm")
+    convert.convert(s260[0], s260[1], f32, "f32")
+    convert.convert(s260[0], s260[1], i8, "int8")
+    return f32, i8
+
+
+def cli(*args, heapsize=None):
+    return firmware.run(["-m", "llm"] + list(args), heapsize=heapsize)
+
+
+# ---- format -----------------------------------------------------------------
+
+def test_every_tensor_is_16_byte_aligned_and_groups_divide_rows(llm_files):
+    for path in llm_files:
+        data = open(path, "rb").read()
+        header = modelfile.read_header(data)
+        c = header["config"]
+        cols = {"wq": c["dim"], "w2": c["hidden_dim"]}
+        for i, (off, kind, gs, soff) in enumerate(modelfile.read_table(data, header)):
+            assert off % 16 == 0
+            if kind == modelfile.Q8:
+                assert soff % 16 == 0 and gs > 0
+        assert header["file_size"] == len(data)
+        del cols
+
+
+def test_int8_scales_cost_at_most_5_percent(llm_files):
+    data = open(llm_files[1], "rb").read()
+    header = modelfile.read_header(data)
+    c = header["config"]
+    table = modelfile.read_table(data, header)
+    seen = set()
+    int8_bytes = scale_bytes = 0
+    for i, (off, kind, gs, soff) in enumerate(table):
+        if kind != modelfile.Q8 or off in seen:
+            continue
+        seen.add(off)
+        layer_slot = (i - 1) % 9
+        cols = c["hidden_dim"] if 1 <= i < len(table) - 2 and layer_slot == 7 else c["dim"]
+        assert cols % gs == 0
+        rows_bytes = (soff - off)  # codes come right before their scales
+        int8_bytes += rows_bytes
+        scale_bytes += rows_bytes // gs * 2
+        assert rows_bytes // gs * 2 <= 0.05 * rows_bytes, "tensor %d: group size %d" % (i, gs)
+    assert scale_bytes <= 0.05 * int8_bytes
+
+
+def test_group_size_choice():
+    assert modelfile.pick_group_size(64) == 64
+    assert modelfile.pick_group_size(172) == 43  # 4 would cost 50%
+    assert modelfile.pick_group_size(288) == 48
+    assert modelfile.pick_group_size(768) == 48
+    assert modelfile.pick_group_size(7) == 7  # per-row fallback
+
+
+def test_all_zero_group_quantises_without_nan():
+    w = np.zeros((3, 80), dtype=np.float32)
+    w[1, 40:] = np.linspace(-1, 1, 40)
+    q, s = modelfile.quantize(w, 40)
+    assert not np.isnan(s.astype(np.float32)).any()
+    assert (q[0] == 0).all() and (s[0] == 0).all()
+    back = modelfile.dequantize(q, s)
+    assert np.abs(back - w).max() < 1 / 127 + 1e-3
+
+
+def test_zero_rows_run_without_nan_on_firmware(tmp_path):
+    # A model whose embedding has an all-zero row: int8 codes and activations
+    # must stay finite.
+    cfg, w = llama2.random_checkpoint(str(tmp_path / "r.bin"), 48, 96, 2, 4, 2, 300, 32)
+    w["token_embedding_table"][5] = 0
+    llama2.write_checkpoint(str(tmp_path / "r.bin"), cfg, w)
+    pieces, scores = llama2.random_tokenizer(300)
+    llama2.write_tokenizer(str(tmp_path / "t.bin"), pieces, scores)
+    convert.convert(str(tmp_path / "r.bin"), str(tmp_path / "t.bin"), str(tmp_path / "r.llm"), "int8")
+    out = firmware.run_code("""
+import llm, json, math
+m = llm.load(%r, kv='int8')
+lg = m.forward(5, 0)
+print(json.dumps(all(not math.isnan(v) for v in lg)))
+""" % str(tmp_path / "r.llm"))
+    assert out is True
+
+
+# ---- exactness and CLI ------------------------------------------------------
+
+@pytest.mark.parametrize("flags,golden", [
+    (["-t", "0"], "stories260K_t0.txt"),
+    (["-t", "1.0", "-p", "0.9", "-s", "133742"], "stories260K_t1_p0.9_s133742.txt"),
+])
+def test_fp32_llm_file_is_token_identical_to_llama2c(llm_files, golden_dir, flags, golden):
+    r = cli(llm_files[0], *flags)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == open(os.path.join(golden_dir, golden), "rb").read()
+
+
+def test_bounded_ctx_stops_cleanly_with_a_message(llm_files):
+    r = cli(llm_files[0], "-t", "0", "-n", "100", "-c", "32")
+    assert r.returncode == 0
+    assert b"context is full" in r.stderr
+    full = cli(llm_files[0], "-t", "0", "-n", "32")
+    assert r.stdout == full.stdout  # the first 32 positions are the same
+
+
+def test_bad_kv_flag_is_a_usage_error(llm_files):
+    r = cli(llm_files[0], "-k", "int4")
+    assert r.returncode == 1 and b"Usage" in r.stderr
+
+
+# ---- ROMFS ------------------------------------------------------------------
+
+def test_romfs_image_aligns_data_and_mounts_on_unix(tmp_path, llm_files, s260):
+    img = str(tmp_path / "m.romfs")
+    romfs.write_image(img, [llm_files[1], s260[1]])
+    out = firmware.run_code("""
+import vfs, llm, json, os, uctypes
+data = open(%r, 'rb').read()
+vfs.mount(vfs.VfsRom(data), '/rom')
+names = sorted(os.listdir('/rom'))
+align = [uctypes.addressof(memoryview(open('/rom/' + n, 'rb'))) %% 16 for n in names]
+m = llm.load('/rom/s260_int8.llm', kv='int8', ctx=128)
+text = m.generate('Once upon a time', steps=48, temperature=0)
+print(json.dumps([names, align, text, m.info()['weights_where']]))
+""" % img)
+    names, align, text, where = out
+    assert names == ["s260_int8.llm", "tok512.bin"]
+    assert align == [0, 0]
+    assert where == "mapped"
+    direct = firmware.run_code("""
+import llm, json
+m = llm.load(%r, kv='int8', ctx=128)
+print(json.dumps(m.generate('Once upon a time', steps=48, temperature=0)))
+""" % llm_files[1])
+    assert text == direct
+
+
+def test_romfs_padding_for_every_offset():
+    for name_len in range(1, 40):
+        for size in (0, 1, 5, 17):
+            # Marker bytes that no record header contains.
+            img = romfs.build([("a" * name_len, b"\xee" * size), ("b.llm", b"\xdd" * 33)])
+            assert len(img) % 2 == 0
+            for payload in (b"\xee" * size, b"\xdd" * 33):
+                if payload:
+                    assert img.index(payload) % 16 == 0
+
+
+# ---- budgets ----------------------------------------------------------------
+
+GEN = """
+import llm, json
+m = llm.load(%(path)r, ctx=%(ctx)d, kv=%(kv)r)
+n = 0
+for _ in m.tokens('', steps=%(steps)d, temperature=0):
+    n += 1
+print(json.dumps([n, m.info()['weights_where']]))
+"""
+
+
+def test_budget_260k_int8_mapped_int8_kv_ctx256_in_160k(llm_files):
+    n, where = firmware.run_code(GEN % {"path": llm_files[1], "ctx": 256, "kv": "int8", "steps": 256},
+                                 heapsize="160K")
+    assert (n, where) == (256, "mapped")
+
+
+def test_budget_260k_fp32_mapped_fp32_kv_ctx512_in_1m(llm_files):
+    n, where = firmware.run_code(GEN % {"path": llm_files[0], "ctx": 512, "kv": "f32", "steps": 256},
+                                 heapsize="1M")
+    assert (n, where) == (256, "mapped")
+
+
+@pytest.fixture(scope="session")
+def s15m_shape(tmp_path_factory, models_dir):
+    d = tmp_path_factory.mktemp("s15m")
+    cfg = {"dim": 288, "hidden_dim": 768, "n_layers": 6, "n_heads": 6, "n_kv_heads": 6,
+           "vocab_size": 32000, "seq_len": 256}
+    cfg, weights = llama2.random_weights(cfg, shared=True, seed=1)
+    tok = open(os.path.join(models_dir, "tokenizer.bin"), "rb").read()
+    path = str(d / "s15m_int8.llm")
+    modelfile.write(path, cfg, weights, tok, dtype="int8")
+    return path
+
+
+def test_budget_15m_shape_int8_mapped_int8_kv_in_2m(s15m_shape):
+    n, where = firmware.run_code(GEN % {"path": s15m_shape, "ctx": 256, "kv": "int8", "steps": 64},
+                                 heapsize="2M")
+    assert (n, where) == (64, "mapped")
+
+
+def test_model_that_does_not_fit_says_what_to_change(llm_files):
+    r = firmware.run(["-c", "import llm\nllm.load(%r)" % llm_files[0]], heapsize="300K")
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    assert "MemoryError" in err and "needs about" in err
+    for tip in ("int8 weights", "smaller ctx", "kv='int8'"):
+        assert tip in err
+
+
+def test_info_reports_parts(llm_files):
+    info = firmware.run_code("""
+import llm, json
+m = llm.load(%r, ctx=64, kv='int8')
+print(json.dumps(m.info()))
+""" % llm_files[1])
+    assert info["dim"] == 64 and info["ctx"] == 64 and info["kv"] == "int8"
+    assert info["weights_where"] == "mapped" and info["weights_type"] == "int8"
+    assert info["tokenizer_index_bytes"] == 0  # stored in the file
+    assert info["kv_bytes"] > 0 and info["activation_bytes"] > 0 and info["heap_free"] > 0
+
+
+# ---- quality ----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def golden_text(golden_dir):
+    return open(os.path.join(golden_dir, "stories260K_t1_p0.9_s133742.txt"), encoding="utf-8").read()
+
+
+def test_int8_perplexity_within_2_percent_of_fp32(llm_files, golden_text):
+    fp32, n = quality.perplexity(llm_files[0], golden_text)
+    int8, n8 = quality.perplexity(llm_files[1], golden_text)
+    int8_kv, _ = quality.perplexity(llm_files[1], golden_text, kv="int8")
+    assert n == n8 > 100
+    assert abs(int8 - fp32) / fp32 <= 0.02
+    assert abs(int8_kv - fp32) / fp32 <= 0.05
+    assert 1.0 < fp32 < 20
+
+
+def test_greedy_agreement_with_fp32(llm_files):
+    ref = quality.greedy_tokens(llm_files[0])
+    assert len(ref) == 256
+    assert quality.agreement(ref, quality.greedy_tokens(llm_files[0])) == 256
+    assert quality.agreement(ref, quality.greedy_tokens(llm_files[1])) >= 32
+    assert quality.agreement(ref, quality.greedy_tokens(llm_files[1], kv="int8")) >= 16
+
+
+# ---- converter ----------------------------------------------------------------
+
+def test_converter_reads_valid_version2(tmp_path):
+    cfg, w = llama2.random_checkpoint(str(tmp_path / "r.bin"), 64, 128, 2, 4, 4, 300, 32)
+    convert.write_q80(str(tmp_path / "q.bin"), cfg, w, 32)
+    config, weights, gs = convert.read_q80(str(tmp_path / "q.bin"))
+    assert gs == 32 and config["dim"] == 64
+    q, s = weights["w2"][1]
+    back = modelfile.dequantize(q, s)
+    assert np.abs(back - w["w2"][1]).max() <= np.abs(w["w2"][1]).max() / 127 * 0.51 + 1e-3
+    pieces, scores = llama2.random_tokenizer(300)
+    llama2.write_tokenizer(str(tmp_path / "t.bin"), pieces, scores)
+    r = subprocess.run([sys.executable, "-m", "host.convert", str(tmp_path / "q.bin"), str(tmp_path / "t.bin"),
+                        str(tmp_path / "q.llm"), "--int8"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = firmware.run_code("import llm, json\nm = llm.load(%r)\nprint(json.dumps(m.generate('', steps=8, temperature=0)))"
+                            % str(tmp_path / "q.llm"))
+    assert isinstance(out, str)
+
+
+def test_converter_refuses_version2_whose_group_size_does_not_divide(tmp_path, s260):
+    cfg, w = llama2.read_checkpoint(s260[0])
+    convert.write_q80(str(tmp_path / "q.bin"), cfg, w, 64)  # as llama2.c's export.py --version 2
+    r = subprocess.run([sys.executable, "-m", "host.convert", str(tmp_path / "q.bin"), s260[1],
+                        str(tmp_path / "q.llm"), "--int8"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "group size 64 does not divide hidden_dim 172" in r.stderr
+    assert not os.path.exists(tmp_path / "q.llm")
+
+
+def test_converter_errors_are_clear(tmp_path, s260):
+    (tmp_path / "junk.bin").write_bytes(b"\x01\x02")
+    for args, words in (
+        ([str(tmp_path / "missing.bin"), s260[1], str(tmp_path / "o.llm")], "No such file"),
+        ([str(tmp_path / "junk.bin"), s260[1], str(tmp_path / "o.llm")], "header"),
+        ([s260[0], s260[1], str(tmp_path / "o.llm"), "--int8", "--group-size", "5"], "does not divide"),
+    ):
+        r = subprocess.run([sys.executable, "-m", "host.convert"] + args, cwd=REPO, capture_output=True, text=True)
+        assert r.returncode == 1 and words in r.stderr, r.stderr
+        assert not os.path.exists(tmp_path / "o.llm")
+
+
+# ---- malformed .llm files ---------------------------------------------------
+
+def load_error(path, heapsize=None):
+    r = firmware.run(["-c", """
+import llm
+try:
+    llm.load(%r)
+    print('LOADED')
+except (ValueError, OSError, MemoryError) as e:
+    print(type(e).__name__, e)
+""" % path], heapsize=heapsize)
+    assert r.returncode == 0, r.stderr  # no crash
+    return r.stdout.decode()
+
+
+def patched(tmp_path, src, name, edit):
+    data = bytearray(open(src, "rb").read())
+    edit(data)
+    path = str(tmp_path / name)
+    open(path, "wb").write(data)
+    return path
+
+
+def table_entry(data, i):
+    h = modelfile.read_header(bytes(data))
+    return h["table_offset"] + 16 * i
+
+
+@pytest.mark.parametrize("name,edit,words", [
+    ("magic", lambda d: d.__setitem__(slice(0, 4), b"nope"), "llama2.c checkpoint"),
+    ("version", lambda d: struct.pack_into("<I", d, 4, 9), "version 9"),
+    ("truncated", lambda d: d.__delitem__(slice(len(d) - 100, None)), "header says"),
+    ("absurd_dim", lambda d: struct.pack_into("<i", d, 12, 1 << 30), "dim"),
+    ("negative_layers", lambda d: struct.pack_into("<i", d, 20, -3), "n_layers"),
+    ("table_outside", lambda d: struct.pack_into("<I", d, 44, 1 << 31), "tensor table"),
+    ("tokenizer_outside", lambda d: struct.pack_into("<I", d, 52, 1 << 30), "tokenizer"),
+    ("tensor_past_end", lambda d: struct.pack_into("<i", d, table_entry(d, 2), len(d) - 16), "past the end"),
+    ("tensor_overflow_32", lambda d: struct.pack_into("<i", d, table_entry(d, 2), 0x7FFFFFF0), "past the end"),
+    ("negative_offset", lambda d: struct.pack_into("<i", d, table_entry(d, 2), -16), "bad offset"),
+    ("misaligned", lambda d: struct.pack_into("<i", d, table_entry(d, 2),
+                                              struct.unpack_from("<i", d, table_entry(d, 2))[0] + 4), "aligned"),
+    ("bad_type", lambda d: struct.pack_into("<i", d, table_entry(d, 2) + 4, 7), "bad offset or type"),
+    ("tokenizer_truncated", lambda d: struct.pack_into("<I", d, 52, 100), "tokenizer"),
+    ("tokenizer_index_corrupt", lambda d: struct.pack_into(
+        "<I", d, modelfile.read_header(bytes(d))["index_offset"], 0xFFFFFF), "tokenizer"),
+    ("tokenizer_sorted_corrupt", lambda d: struct.pack_into(
+        "<I", d, modelfile.read_header(bytes(d))["index_offset"] + 4 * 512 + 8, 3), "index"),
+])
+def test_malformed_model_file_raises_clear_error(tmp_path, llm_files, name, edit, words):
+    src = llm_files[0] if name != "bad_group" else llm_files[1]
+    out = load_error(patched(tmp_path, src, name + ".llm", edit))
+    assert out.startswith("ValueError"), out
+    assert words in out, out
+
+
+def test_malformed_int8_group_size(tmp_path, llm_files):
+    def edit(d):
+        struct.pack_into("<i", d, table_entry(d, 2) + 8, 5)  # wq of layer 0: 5 does not divide 64
+    out = load_error(patched(tmp_path, llm_files[1], "gs.llm", edit))
+    assert out.startswith("ValueError") and "group size" in out, out
