@@ -16,7 +16,13 @@ UNIX_MAKE_ARGS := VARIANT_DIR=$(CURDIR)/boards/unix BUILD=$(UNIX_BUILD) \
 
 SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk app/llm/*.py boards/unix/*)
 
-.PHONY: all help firmware-unix micropython-src models run test bench clean
+.DEFAULT_GOAL := all
+MODEL ?= $(BUILD_DIR)/stories260K_int8.llm
+
+.PHONY: all help firmware-unix micropython-src models run test bench clean deploy repl check-port
+
+include boards/qemu/qemu.mk
+include boards/esp32/esp32.mk
 
 all: $(FIRMWARE)
 
@@ -27,6 +33,12 @@ help:
 	@echo "make bench           instructions per token under callgrind, tokens/s, interpreter share"
 	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
 	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
+	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT   ESP32-S3 firmware (needs ESP-IDF)"
+	@echo "make flash PORT=/dev/ttyACM0    flash it with esptool"
+	@echo "make deploy PORT=... [MODEL=file.llm] [FS=1]   push a model (default: $(notdir $(MODEL))) into ROMFS (or the filesystem)"
+	@echo "make repl PORT=...              the board's REPL (mpremote)"
+	@echo "make emulator                   start the emulated MCU (qemu, Cortex-M3) and print its PORT"
+	@echo "make emulator-stop              stop it"
 	@echo "make clean           remove build/"
 	@echo "Variables: MICROPY_DIR=<your MicroPython 1.25 checkout>  MODELS_DIR=<dir with the models>"
 
@@ -58,6 +70,23 @@ test: $(FIRMWARE)
 
 bench: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
 	$(PYTHON) host/bench.py --firmware $(FIRMWARE) --models $(MODELS_DIR)
+
+$(BUILD_DIR)/stories260K_int8.llm: $(MODELS_DIR)/stories260K.bin
+	@mkdir -p $(BUILD_DIR)
+	$(PYTHON) -m host.convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@ --int8
+
+$(BUILD_DIR)/stories260K_f32.llm: $(MODELS_DIR)/stories260K.bin
+	@mkdir -p $(BUILD_DIR)
+	$(PYTHON) -m host.convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@
+
+check-port:
+	@if [ -z "$(PORT)" ]; then echo "error: give the board's serial port: PORT=/dev/ttyACM0 (make emulator prints one)" >&2; exit 1; fi
+
+deploy: check-port $(MODEL)
+	$(PYTHON) -m host.deploy $(PORT) $(MODEL) $(if $(FS),--fs)
+
+repl: check-port
+	$(PYTHON) -m mpremote connect $(PORT) repl
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -184,3 +184,26 @@ def assert_bits_equal(got, want, what=""):
     bad = np.flatnonzero(g != w)
     assert bad.size == 0, "%s: %d of %d floats differ, first at %d: %r != %r" % (
         what, bad.size, g.size, bad[0], float(got.flat[bad[0]]), float(want.flat[bad[0]]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The C library's float functions, element by element, for references that must match the
+# firmware (which calls glibc's sinf/cosf) bit for bit.
+
+def _libm():
+    from host import reference
+    if reference._LIBM is None:
+        pytest.fail("the C math library is not loadable through ctypes", pytrace=False)
+    return reference._LIBM
+
+
+def libm_cosf(x):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    lib = _libm()
+    return np.array([lib.cosf(float(v)) for v in x.reshape(-1)], np.float32).reshape(x.shape)
+
+
+def libm_sinf(x):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    lib = _libm()
+    return np.array([lib.sinf(float(v)) for v in x.reshape(-1)], np.float32).reshape(x.shape)

@@ -1,0 +1,208 @@
+"""Push a model to a MicroPython board over its serial REPL.
+
+Default: into the ROMFS partition, as an image whose file data is 16-byte
+aligned so that the weights are read in place from flash.  With --fs: onto
+the board's filesystem.  The sha256 of what landed on the board is checked
+against the local file afterwards.
+
+An interrupted deploy never leaves a model that llm.load() accepts:
+- ROMFS: the partition is erased, the image is written from its second
+  chunk on, and the first chunk (the ROMFS header) last; until then the
+  partition does not mount.
+- filesystem: the file is written under NAME.part and renamed only after
+  its sha256 matches.
+
+    python3 -m host.deploy PORT MODEL [MORE FILES] [--fs]
+"""
+import argparse
+import binascii
+import hashlib
+import os
+import sys
+import zlib
+
+from host import romfs
+
+CHUNK = 4096
+
+
+_last = {}
+
+
+def progress(label, done, total):
+    if not sys.stderr.isatty():
+        # In logs, a line per quarter instead of a redrawn bar.
+        quarter = 4 * done // max(total, 1)
+        if _last.get(label) == quarter:
+            return
+        _last[label] = quarter
+        sys.stderr.write("%s: %d%% (%d/%d bytes)\n" % (label, 100 * done // max(total, 1), done, total))
+        return
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write("\r%s [%s%s] %3d%% %d/%d bytes" % (label, "#" * filled, "." * (width - filled),
+                                                        100 * done // max(total, 1), done, total))
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Board:
+    """A raw-REPL session on the board through mpremote's transport."""
+
+    def __init__(self, port):
+        from mpremote.transport_serial import SerialTransport
+        self.port = port
+        self.t = SerialTransport(port, baudrate=115200)
+        self.t.enter_raw_repl(soft_reset=True)
+
+    def exec(self, code):
+        return self.t.exec(code)
+
+    def eval(self, expr):
+        return self.t.eval(expr)
+
+    def soft_reset(self):
+        self.t.exit_raw_repl()
+        self.t.enter_raw_repl(soft_reset=True)
+
+    def sha256(self, path):
+        self.exec("import hashlib\n"
+                  "def _sha(p):\n"
+                  " h=hashlib.sha256()\n"
+                  " with open(p,'rb') as f:\n"
+                  "  while True:\n"
+                  "   b=f.read(4096)\n"
+                  "   if not b: break\n"
+                  "   h.update(b)\n"
+                  " return h.digest().hex()\n")
+        return self.eval("_sha(%r)" % path)
+
+    def close(self):
+        try:
+            self.t.exit_raw_repl()
+        finally:
+            self.t.close()
+
+
+def send_chunk(board, chunk):
+    # Compressed base64 when the board can inflate, as mpremote does.
+    if board.deflate:
+        data = binascii.b2a_base64(zlib.compress(chunk, wbits=-9)).strip()
+        board.exec("buf=DeflateIO(BytesIO(a2b_base64(%r)),RAW,9).read()" % data)
+    else:
+        board.exec("buf=a2b_base64(%r)" % binascii.b2a_base64(chunk).strip())
+
+
+def deploy_romfs(board, files):
+    image = romfs.build([(os.path.basename(p), open(p, "rb").read()) for p in files])
+    board.exec("import vfs")
+    if not board.eval("hasattr(vfs,'rom_ioctl')"):
+        raise SystemExit("error: this firmware has no ROMFS (vfs.rom_ioctl); use --fs")
+    board.exec("dev=vfs.rom_ioctl(2,0)")
+    if board.eval("isinstance(dev,int) and dev<0"):
+        raise SystemExit("error: the board has no ROMFS partition; use --fs")
+    has_object = board.eval("hasattr(dev,'ioctl')")
+    if has_object:
+        block = board.eval("dev.ioctl(5,0)")
+        size = board.eval("dev.ioctl(4,0)") * block
+    else:
+        size = board.eval("len(dev)")
+    if len(image) > size:
+        raise SystemExit("error: the image is %d bytes but the ROMFS partition holds %d" % (len(image), size))
+    board.exec("from binascii import a2b_base64")
+    try:
+        board.exec("from io import BytesIO\nfrom deflate import DeflateIO,RAW")
+        board.deflate = True
+    except Exception:
+        board.deflate = False
+    sys.stderr.write("erasing the ROMFS partition (%d bytes)\n" % size)
+    board.exec("try:\n vfs.umount('/rom')\nexcept OSError:\n pass")
+    chunk_size = CHUNK
+    if has_object:
+        chunk_size = min(CHUNK, block)
+        for off in range(0, len(image), block):
+            board.exec("dev.ioctl(6,%d)" % (off // block))
+    else:
+        chunk_size = max(CHUNK, board.eval("vfs.rom_ioctl(3,0,%d)" % len(image)))
+    offsets = list(range(0, len(image), chunk_size))
+    # The header chunk goes last: until it is written the partition is not a ROMFS.
+    order = offsets[1:] + offsets[:1]
+    for n, off in enumerate(order):
+        chunk = image[off:off + chunk_size]
+        chunk += b"\xff" * (chunk_size - len(chunk)) if has_object else bytes(chunk_size - len(chunk))
+        send_chunk(board, chunk)
+        if has_object:
+            board.exec("dev.writeblocks(%d,buf,%d)" % (off // block, off % block))
+        else:
+            board.exec("vfs.rom_ioctl(4,0,%d,buf)" % off)
+        progress("writing ROMFS", min((n + 1) * chunk_size, len(image)), len(image))
+    if not has_object:
+        board.eval("vfs.rom_ioctl(5,0)")
+    board.soft_reset()  # remounts /rom
+    return ["/rom/" + os.path.basename(p) for p in files]
+
+
+def deploy_fs(board, files):
+    placed = []
+    for p in files:
+        name = "/" + os.path.basename(p)
+        data = open(p, "rb").read()
+        board.exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass" % (name + ".part"))
+        board.t.fs_writefile(name + ".part", data, chunk_size=1024,
+                             progress_callback=lambda done, total, n=name: progress("copying " + n, done, total))
+        placed.append((name, p))
+    return placed
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m host.deploy", description=__doc__.splitlines()[0])
+    ap.add_argument("port", help="the board's serial device, e.g. /dev/ttyACM0")
+    ap.add_argument("files", nargs="+", help="model file(s) (.llm, or .bin plus tokenizer)")
+    ap.add_argument("--fs", action="store_true", help="copy to the filesystem instead of ROMFS")
+    args = ap.parse_args(argv)
+    for p in args.files:
+        if not os.path.isfile(p):
+            sys.stderr.write("error: %s: no such file\n" % p)
+            return 1
+    try:
+        board = Board(args.port)
+    except Exception as e:
+        sys.stderr.write("error: cannot open the board's REPL on %s: %s\n" % (args.port, e))
+        return 1
+    try:
+        if args.fs:
+            placed = deploy_fs(board, args.files)
+            for name, local in placed:
+                got = board.sha256(name + ".part")
+                if got != sha256_of(local):
+                    sys.stderr.write("error: %s: sha256 on the board %s != local %s; left as %s.part\n"
+                                     % (name, got, sha256_of(local), name))
+                    return 1
+                board.exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass\nos.rename(%r,%r)"
+                           % (name, name + ".part", name))
+                print("%s: sha256 verified" % name)
+        else:
+            for name, local in zip(deploy_romfs(board, args.files), args.files):
+                got = board.sha256(name)
+                if got != sha256_of(local):
+                    sys.stderr.write("error: %s: sha256 on the board %s != local %s\n" % (name, got, sha256_of(local)))
+                    return 1
+                print("%s: sha256 verified" % name)
+    except SystemExit:
+        raise
+    except Exception as e:
+        sys.stderr.write("error: deploy failed: %s\n" % e)
+        return 1
+    finally:
+        board.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
