@@ -803,3 +803,18 @@ _llm.rope(v, 256, 2 ** 31 - 1)
 emit("v", v)
 ''', {"v": v.tobytes()})
     mpy.assert_bits_equal(mpy.f32(res["v"]), np_rope(v, 256, 2 ** 31 - 1), "rope 256")
+
+
+@pytest.mark.xfail(strict=True, reason="bug: usermod/llm/modllm.c llm_attention_fn reports a too-short k/v as "
+                                       "'need 4294967295 items' ((size_t)-1 printed as unsigned) instead of the "
+                                       "pos * stride + head_size items it needs")
+def test_attention_short_kv_message_gives_the_needed_count(firmware):
+    res = mpy.snippet(r'''
+import _llm
+F = lambda n: bytearray(4 * n)
+emit("k", catch(_llm.attention, F(4), F(3), F(4), F(11), F(12), 2, 4))
+emit("v", catch(_llm.attention, F(4), F(3), F(4), F(12), F(11), 2, 4))
+''')
+    for name in ("k", "v"):
+        kind, msg = res[name]
+        assert kind == "ValueError" and "need 12 items" in msg, msg
