@@ -14,6 +14,8 @@ def shared_dir():
     path = os.environ.get("LLM_SHARED_DIR") or os.path.join(REPO_ROOT, os.pardir, "shared")
     path = os.path.abspath(path)
     if not os.path.isdir(path):
+        if os.environ.get("CI"):
+            pytest.fail("shared dir %s not found: CI must run the golden tests" % path)
         pytest.skip("shared dir %s not found (set LLM_SHARED_DIR)" % path)
     return path
 

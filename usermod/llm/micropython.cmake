@@ -6,6 +6,8 @@ set(LLM_KERNEL_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/sampler.c
     ${CMAKE_CURRENT_LIST_DIR}/transformer.c
     ${CMAKE_CURRENT_LIST_DIR}/tokenizer.c
+    ${CMAKE_CURRENT_LIST_DIR}/parallel.c
+    ${CMAKE_CURRENT_LIST_DIR}/parallel_freertos.c
 )
 
 target_sources(usermod_llm INTERFACE

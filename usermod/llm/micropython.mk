@@ -5,7 +5,7 @@ LLM_MOD_DIR := $(USERMOD_DIR)
 # The binding is scanned for qstrs; the numeric kernels know nothing of MicroPython.
 SRC_USERMOD_C += $(LLM_MOD_DIR)/modllm.c
 SRC_USERMOD_LIB_C += $(addprefix $(LLM_MOD_DIR)/, \
-	kernels.c sampler.c transformer.c tokenizer.c)
+	kernels.c sampler.c transformer.c tokenizer.c parallel.c)
 
 CFLAGS_USERMOD += -I$(LLM_MOD_DIR)
 

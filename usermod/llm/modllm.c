@@ -5,6 +5,7 @@
 #include "py/runtime.h"
 #include "py/objarray.h"
 #include "kernels.h"
+#include "parallel.h"
 #include "sampler.h"
 #include "tokenizer.h"
 #include "transformer.h"
@@ -735,6 +736,20 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     );
 #endif
 
+// threads([n]): the number of cores the kernels use (1 or 2); with n, ask for
+// n and return what is in effect (1 where there is no second core).
+static mp_obj_t llm_threads_fn(size_t n_args, const mp_obj_t *args) {
+    if (n_args > 0) {
+        mp_int_t n = mp_obj_get_int(args[0]);
+        if (n < 1 || n > 2) {
+            mp_raise_ValueError(MP_ERROR_TEXT("threads must be 1 or 2"));
+        }
+        return MP_OBJ_NEW_SMALL_INT(llm_parallel_set_threads((int)n));
+    }
+    return MP_OBJ_NEW_SMALL_INT(llm_parallel_threads());
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_threads_obj, 0, 1, llm_threads_fn);
+
 // ---- module ---------------------------------------------------------------
 
 static const mp_rom_map_elem_t llm_module_globals_table[] = {
@@ -751,6 +766,7 @@ static const mp_rom_map_elem_t llm_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_random_u32), MP_ROM_PTR(&llm_random_u32_obj) },
     { MP_ROM_QSTR(MP_QSTR_sample), MP_ROM_PTR(&llm_sample_obj) },
     { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&llm_memory_obj) },
+    { MP_ROM_QSTR(MP_QSTR_threads), MP_ROM_PTR(&llm_threads_obj) },
     { MP_ROM_QSTR(MP_QSTR_Model), MP_ROM_PTR(&llm_model_type) },
     { MP_ROM_QSTR(MP_QSTR_Tokenizer), MP_ROM_PTR(&llm_tok_type) },
     #if defined(UNIX)

@@ -1,5 +1,6 @@
 #include <string.h>
 #include "kernels.h"
+#include "parallel.h"
 #include "transformer.h"
 
 static int kv_dim(const llm_config_t *c) {
@@ -70,13 +71,33 @@ void llm_model_bind_state(llm_model_t *m, void *state, void *kv) {
     }
 }
 
-static void matmul(llm_model_t *m, float *out, const float *x, const llm_tensor_t *w, int n, int d) {
+typedef struct {
+    float *out;
+    const float *x;
+    const llm_tensor_t *w;
+    const int8_t *xq;
+    const float *xs;
+    int n;
+} matmul_job_t;
+
+// Rows [start, end) of one matmul: each core takes a band of rows.
+static void matmul_rows(void *arg, int start, int end) {
+    matmul_job_t *j = arg;
+    const llm_tensor_t *w = j->w;
     if (w->type == LLM_F32) {
-        llm_matmul_f32(out, x, w->data, n, d);
+        llm_matmul_f32(j->out + start, j->x, (const float *)w->data + (intptr_t)start * j->n, j->n, end - start);
     } else {
-        llm_quantize_q8(m->xq, m->xqs, x, n, w->group_size);
-        llm_matmul_q8(out, m->xq, m->xqs, w->data, w->scales, n, d, w->group_size);
+        llm_matmul_q8(j->out + start, j->xq, j->xs, (const int8_t *)w->data + (intptr_t)start * j->n,
+            w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
     }
+}
+
+static void matmul(llm_model_t *m, float *out, const float *x, const llm_tensor_t *w, int n, int d) {
+    if (w->type == LLM_Q8) {
+        llm_quantize_q8(m->xq, m->xqs, x, n, w->group_size);
+    }
+    matmul_job_t job = { out, x, w, m->xq, m->xqs, n };
+    llm_parallel_for(matmul_rows, &job, d, n);
 }
 
 static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
@@ -97,10 +118,40 @@ static void store_q8(int8_t *dst, float *scales, const float *src, int n_kv_head
     llm_quantize_q8(dst, scales, src, n_kv_heads * head_size, head_size);
 }
 
+typedef struct {
+    llm_model_t *m;
+    size_t layer_off, layer_soff;  // this layer's KV cache rows and scales
+    int pos;
+} attention_job_t;
+
+// Heads [start, end) of one layer's attention: heads are independent.
+static void attention_heads(void *arg, int start, int end) {
+    attention_job_t *j = arg;
+    llm_model_t *m = j->m;
+    const llm_config_t *c = &m->cfg;
+    int head_size = c->dim / c->n_heads, kvd = kv_dim(c), kv_mul = c->n_heads / c->n_kv_heads;
+    for (int h = start; h < end; h++) {
+        int kvh = h / kv_mul;
+        float *att = m->att + (size_t)h * m->ctx;
+        float *out = m->xb + h * head_size;
+        const float *q = m->q + h * head_size;
+        if (!m->kv_q8) {
+            const float *kc = (const float *)m->key_cache + j->layer_off + kvh * head_size;
+            const float *vc = (const float *)m->value_cache + j->layer_off + kvh * head_size;
+            llm_attention_f32(out, att, q, kc, vc, kvd, j->pos, head_size);
+        } else {
+            const int8_t *kc = (const int8_t *)m->key_cache + j->layer_off + kvh * head_size;
+            const int8_t *vc = (const int8_t *)m->value_cache + j->layer_off + kvh * head_size;
+            llm_attention_q8(out, att, q, kc, m->key_scales + j->layer_soff + kvh,
+                vc, m->value_scales + j->layer_soff + kvh, kvd, c->n_kv_heads, j->pos, head_size);
+        }
+    }
+}
+
 void llm_forward(llm_model_t *m, int token, int pos) {
     const llm_config_t *c = &m->cfg;
     int dim = c->dim, hidden = c->hidden_dim, head_size = dim / c->n_heads;
-    int kvd = kv_dim(c), kv_mul = c->n_heads / c->n_kv_heads;
+    int kvd = kv_dim(c);
     float *x = m->x;
 
     embed(x, &m->embedding, token, dim);
@@ -130,22 +181,8 @@ void llm_forward(llm_model_t *m, int token, int pos) {
             store_q8((int8_t *)m->value_cache + row_off, m->value_scales + row_soff, v, c->n_kv_heads, head_size);
         }
 
-        for (int h = 0; h < c->n_heads; h++) {
-            int kvh = h / kv_mul;
-            float *att = m->att + (size_t)h * m->ctx;
-            float *out = m->xb + h * head_size;
-            const float *q = m->q + h * head_size;
-            if (!m->kv_q8) {
-                const float *kc = (const float *)m->key_cache + layer_off + kvh * head_size;
-                const float *vc = (const float *)m->value_cache + layer_off + kvh * head_size;
-                llm_attention_f32(out, att, q, kc, vc, kvd, pos, head_size);
-            } else {
-                const int8_t *kc = (const int8_t *)m->key_cache + layer_off + kvh * head_size;
-                const int8_t *vc = (const int8_t *)m->value_cache + layer_off + kvh * head_size;
-                llm_attention_q8(out, att, q, kc, m->key_scales + layer_soff + kvh,
-                    vc, m->value_scales + layer_soff + kvh, kvd, c->n_kv_heads, pos, head_size);
-            }
-        }
+        attention_job_t job = { m, layer_off, layer_soff, pos };
+        llm_parallel_for(attention_heads, &job, c->n_heads, (long)(pos + 1) * head_size * 2);
 
         matmul(m, m->xb2, m->xb, &w->wo, dim, dim);
         for (int i = 0; i < dim; i++) {
