@@ -19,6 +19,15 @@ import tempfile
 
 PROMPT = "Once upon a time"
 SHORT, LONG = 64, 256
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A random-weight model of stories15M's shape (the split only pays on
+# matrices this size), with the 512-token vocabulary to keep it small.
+SHAPE15M = """
+from host import llama2, modelfile
+cfg = dict(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=512, seq_len=256)
+cfg, w = llama2.random_weights(cfg, seed=1)
+modelfile.write(%(out)r, cfg, w, open(%(tok)r, 'rb').read(), dtype='int8')
+"""
 KERNEL_ENTRIES = ("llm_forward", "llm_sample", "llm_tok_decode")
 # llama2.c's run.c, gcc -O3, stories260K, -t 0 -i "Once upon a time":
 # 83.78 M instructions at n=64 and 468.72 M at n=256.
@@ -60,6 +69,28 @@ def measure(firmware, model, tokenizer, extra):
     return per_token, outside, tps
 
 
+SPEEDUP = """
+import llm, _llm, time
+m = llm.load(%(path)r)
+def run(threads):
+    _llm.threads(threads)
+    t = time.ticks_us()
+    for _ in m.tokens('Once upon a time', steps=%(steps)d, temperature=0):
+        pass
+    return time.ticks_diff(time.ticks_us(), t)
+run(1)
+one, two = run(1), run(2)
+print(one / two)
+"""
+
+
+def two_core_speedup(firmware, path, steps=256):
+    """Single-core over two-core wall time, measured in one process."""
+    r = subprocess.run([firmware, "-X", "heapsize=16M", "-c", SPEEDUP % {"path": path, "steps": steps}], check=True,
+                       capture_output=True, text=True)
+    return float(r.stdout.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser(description="instructions per token under callgrind")
     ap.add_argument("--firmware", default="build/micropython")
@@ -73,7 +104,14 @@ def main():
         if not os.path.exists(path):
             sys.exit("error: %s not found (make, make models)" % path)
 
-    configs = [("fp32 weights, fp32 KV", model, [])]
+    tmp = tempfile.mkdtemp()
+    int8 = os.path.join(tmp, "stories260K_int8.llm")
+    fp32 = os.path.join(tmp, "stories260K_f32.llm")
+    for out, flags in ((int8, ["--int8"]), (fp32, [])):
+        subprocess.run([sys.executable, "-m", "host.convert", model, tokenizer, out] + flags, check=True,
+                       capture_output=True, cwd=REPO)
+    configs = [("fp32 weights, fp32 KV", model, []), ("int8 weights, fp32 KV", int8, []),
+               ("int8 weights, int8 KV", int8, ["-k", "int8"])]
     print("stories260K, -t 0 -i %r, marginal instructions per token = (I(n=%d) - I(n=%d)) / %d"
           % (PROMPT, LONG, SHORT, LONG - SHORT))
     print("%-28s %14s %10s %18s %10s" % ("configuration", "instr/token", "x run.c", "outside kernels", "tok/s"))
@@ -83,6 +121,15 @@ def main():
         per_token, outside, tps = measure(args.firmware, path, tokenizer, extra)
         print("%-28s %14s %10.2f %17.1f%% %10.0f" % (label, "%.3f M" % (per_token / 1e6),
                                                     per_token / RUN_C_PER_TOKEN, 100 * outside, tps))
+    print()
+    print("two cores (pthreads split), single-core / two-core wall time in one run:")
+    for label, path in (("stories260K fp32", fp32), ("stories260K int8", int8)):
+        print("  %-26s %.2fx" % (label, two_core_speedup(args.firmware, path)))
+    big = os.path.join(tmp, "shape15M_int8.llm")
+    subprocess.run([sys.executable, "-c", SHAPE15M % {"out": big, "tok": os.path.join(args.models, "tok512.bin")}],
+                   check=True, cwd=REPO)
+    print("  %-26s %.2fx" % ("stories15M shape, int8", two_core_speedup(args.firmware, big, steps=64)))
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

@@ -36,68 +36,89 @@ void llm_parallel_for(llm_job_fn fn, void *job, int n, long cost_per_item) {
 
 #if defined(UNIX) && !defined(LLM_NO_THREADS)
 // ---- pthreads: the unix firmware, where the split logic is tested ----
+// Hand-offs happen a few hundred times per token, so both sides spin briefly
+// on an atomic before sleeping: a condition-variable wake-up alone costs more
+// than a small matmul.
 #include <pthread.h>
+#include <sched.h>
+
+#define SPINS (20000)
 
 static pthread_t worker;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
 static llm_job_fn pending_fn;
 static void *pending_job;
 static int pending_start, pending_end;
-static int busy, quit;
+static int busy, quit, sleeping;
+
+// Sequentially consistent: "busy, then look for sleeping" on one side and
+// "sleeping, then look for busy" on the other must not both miss.
+static int load(int *p) {
+    return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static void store(int *p, int v) {
+    __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
 
 static void *worker_main(void *arg) {
     (void)arg;
-    pthread_mutex_lock(&lock);
     for (;;) {
-        while (!busy && !quit) {
-            pthread_cond_wait(&wake, &lock);
+        for (int i = 0; i < SPINS && !load(&busy) && !load(&quit); i++) {
         }
-        if (quit) {
-            break;
+        if (!load(&busy) && !load(&quit)) {
+            pthread_mutex_lock(&lock);
+            store(&sleeping, 1);
+            while (!load(&busy) && !load(&quit)) {
+                pthread_cond_wait(&wake, &lock);
+            }
+            store(&sleeping, 0);
+            pthread_mutex_unlock(&lock);
         }
-        pthread_mutex_unlock(&lock);
+        if (load(&quit)) {
+            return NULL;
+        }
         pending_fn(pending_job, pending_start, pending_end);
-        pthread_mutex_lock(&lock);
-        busy = 0;
-        pthread_cond_signal(&done);
+        store(&busy, 0);
     }
-    pthread_mutex_unlock(&lock);
-    return NULL;
 }
 
 int llm_worker_start(void) {
-    quit = 0;
-    busy = 0;
+    store(&quit, 0);
+    store(&busy, 0);
     return pthread_create(&worker, NULL, worker_main, NULL);
 }
 
-void llm_worker_stop(void) {
+static void signal_worker(void) {
     pthread_mutex_lock(&lock);
-    quit = 1;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
+}
+
+void llm_worker_stop(void) {
+    store(&quit, 1);
+    signal_worker();
     pthread_join(worker, NULL);
 }
 
 void llm_worker_submit(llm_job_fn fn, void *job, int start, int end) {
-    pthread_mutex_lock(&lock);
     pending_fn = fn;
     pending_job = job;
     pending_start = start;
     pending_end = end;
-    busy = 1;
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&lock);
+    store(&busy, 1);
+    if (load(&sleeping)) {
+        signal_worker();
+    }
 }
 
 void llm_worker_wait(void) {
-    pthread_mutex_lock(&lock);
-    while (busy) {
-        pthread_cond_wait(&done, &lock);
+    for (int i = 0; load(&busy); i++) {
+        if (i >= SPINS) {
+            sched_yield();  // the worker may be waiting for this core
+        }
     }
-    pthread_mutex_unlock(&lock);
 }
 
 #elif !defined(ESP_PLATFORM)
