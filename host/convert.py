@@ -6,7 +6,6 @@ export.py --version 2) checkpoints whose group size divides every row.
     python3 -m host.convert stories260K.bin tok512.bin stories260K.llm [--int8] [--group-size N]
 """
 import argparse
-import os
 import struct
 import sys
 

@@ -151,6 +151,8 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
     if progress:
         progress(steps, steps)
     w.align()
+    if len(w.buf) >= 1 << 31:
+        raise ValueError("the model would take %d bytes; the format's int32 offsets stop at 2 GiB" % len(w.buf))
     struct.pack_into("<%di" % (4 * n_tensors), w.buf, table_off, *[v for e in table for v in e])
     header = struct.pack(HEADER_FORMAT, MAGIC, VERSION, HEADER_SIZE, *c,
                          FLAG_SHARED_CLASSIFIER if shared else 0, table_off, tok_off, len(tok_bytes),

@@ -54,16 +54,6 @@ def tok32k_path(models_dir):
 
 @pytest.fixture(scope="module")
 def libm_reference():
-    """host.reference with sinf/cosf taken from the C library itself.
-
-    host.reference computes sinf/cosf as float64 results rounded to float32, which is not
-    what glibc's sinf/cosf return for about 1% of inputs (they are not correctly rounded),
-    while the firmware and llama2.c call glibc.  Patched for the module that asks for it.
-    """
-    import mpy
+    """host.reference, whose sinf/cosf call the C library as llama2.c does."""
     from host import reference
-    mp = pytest.MonkeyPatch()
-    mp.setattr(reference, "cosf", mpy.libm_cosf)
-    mp.setattr(reference, "sinf", mpy.libm_sinf)
-    yield reference
-    mp.undo()
+    return reference

@@ -121,9 +121,6 @@ def test_cli_seed_changes_the_story(firmware, R, stories):
     assert a == ref_cli(R, tr, rtok, b"", 60, 1.0, 0.9, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: llama2.c reads -s with atoi into an unsigned long long, so -s -5 is "
-                                       "the seed 2**64-5 (host.reference main does the same); app/llm/__main__.py "
-                                       "passes -5 to Model.tokens, which treats seed <= 0 as 'seed from the clock'")
 def test_cli_negative_seed_is_llama2c_unsigned(firmware, R, stories):
     check_cli(R, stories, ["-t", "1", "-s", "-5", "-n", "60"], b"", 60, 1.0, 0.9, -5)
 
@@ -362,9 +359,6 @@ emit("pieces", list(m.pieces("the caf\u00e9", steps=0, temperature=1.0, top_p=0.
     assert any(len(p) == 1 and p[0] >= 0x80 for p in want)  # raw bytes from byte fallback
 
 
-@pytest.mark.xfail(strict=True, reason="bug: app/llm/model.py _to_text turns every byte >= 0x80 of a chunk into "
-                                       "U+FFFD when any part of it is invalid, so a valid character next to a bad "
-                                       "byte is lost: generate(b'\\xe6\\x97\\xc3\\xa9x') gives 4 U+FFFD + 'x'")
 def test_api_invalid_utf8_keeps_valid_characters(firmware, stories):
     ckpt, tokp, _, _ = stories
     res = mpy.snippet(r'''

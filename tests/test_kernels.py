@@ -779,8 +779,6 @@ def test_bad_argument_messages_name_the_problem(firmware):
     assert msgs["softmax ro memoryview"][0] == "TypeError"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _llm.swiglu accepts empty vectors (every other kernel raises "
-                                       "ValueError for an empty vector; modllm.c llm_swiglu_fn only checks n == n2)")
 def test_swiglu_empty_raises(firmware):
     res = mpy.snippet(MAKE + r'''
 emit("r", catch(_llm.swiglu, bytearray(0), bytearray(0)))
@@ -788,9 +786,6 @@ emit("r", catch(_llm.swiglu, bytearray(0), bytearray(0)))
     assert res["r"][0] == "ValueError"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: host/reference.py sinf/cosf (float64 rounded to float32) are not "
-                                       "glibc's sinf/cosf, which are not correctly rounded: ~1% of inputs differ by 1 ulp, "
-                                       "so Transformer.rope is not bit-identical to llama2.c")
 def test_reference_sinf_cosf_match_the_c_library():
     # The rotation angles stories260K uses (head size 8, positions < 512).
     hs = 8
@@ -813,9 +808,6 @@ emit("v", v)
     mpy.assert_bits_equal(mpy.f32(res["v"]), np_rope(v, 256, 2 ** 31 - 1), "rope 256")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: usermod/llm/modllm.c llm_attention_fn reports a too-short k/v as "
-                                       "'need 4294967295 items' ((size_t)-1 printed as unsigned) instead of the "
-                                       "pos * stride + head_size items it needs")
 def test_attention_short_kv_message_gives_the_needed_count(firmware):
     res = mpy.snippet(r'''
 import _llm

@@ -218,10 +218,6 @@ def test_checkpoint_between_2_and_4_gib(firmware, tmp_path):
         assert kind in ("ValueError", "MemoryError"), msg
 
 
-@pytest.mark.xfail(strict=True, reason="bug: app/llm/llama2.py layout() stores tensor offsets in array('i'); "
-                                       "an offset past 4 GiB wraps silently (MicroPython keeps the low 32 bits) "
-                                       "to a valid-looking one, so llm.load accepts the file and the classifier "
-                                       "is read from the wrong place (all-zero logits here)")
 def test_checkpoint_over_4_gib(firmware, tmp_path):
     # The classifier sits at 4 GiB + 77 kB: refused, or used correctly -- never read elsewhere.
     res, want = huge_case(tmp_path, 2 ** 24)
@@ -423,9 +419,6 @@ def test_model_bad_tables(firmware, base):
     assert np.all(np.isfinite(q8_logits)) and not np.array_equal(q8_logits, mpy.f32(res["logits"]))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: usermod/llm/modllm.c get_floats() counts len // 4 items, so a table "
-                                       "(or any float buffer) whose byte length is not a multiple of 4 is accepted "
-                                       "and its trailing bytes ignored; _llm.Model(w, table + b'\\0\\0', ...) loads")
 def test_model_table_with_trailing_bytes(firmware, base):
     d, good, tok = base
     cfg = dict(zip(CONFIG_NAMES, BASE))

@@ -49,6 +49,9 @@ def parse(argv):
         raise UsageError("only -m generate is supported")
     if opts["kv"] not in llm.model.KV_TYPES:
         raise UsageError("-k must be f32 or int8")
+    for key in ("temperature", "top_p"):
+        if opts[key] != opts[key]:
+            raise UsageError("%s must be a number, not nan" % key)
     # llama2.c's overrides of out-of-range values.
     if opts["temperature"] < 0:
         opts["temperature"] = 0.0

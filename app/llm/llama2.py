@@ -60,4 +60,5 @@ def layout(cfg, shared):
         for name in ("rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3"):
             entries += (starts[name] + l * sizes[name] * 4, F32, 0, 0)
     entries += (rms_final, F32, 0, 0, classifier, F32, 0, 0)
-    return array("i", entries), off
+    # The tensor table holds int32 offsets: no table past 2 GiB.
+    return (array("i", entries) if off < 1 << 31 else None), off

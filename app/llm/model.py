@@ -46,15 +46,36 @@ def _incomplete_utf8_tail(data):
     return 0
 
 
+def _utf8_length(data, i):
+    """Length of the valid UTF-8 character at data[i], or 0 if it is not one."""
+    b = data[i]
+    n = 1 if b < 0x80 else 2 if 0xC2 <= b < 0xE0 else 3 if 0xE0 <= b < 0xF0 else 4 if 0xF0 <= b < 0xF5 else 0
+    if n == 0 or i + n > len(data):
+        return 0
+    for j in range(i + 1, i + n):
+        if data[j] & 0xC0 != 0x80:
+            return 0
+    return n
+
+
 def _to_text(data):
     try:
         return data.decode("utf-8")
     except UnicodeError:
-        # Invalid bytes (a model can emit any byte) become U+FFFD.
-        out = []
-        for b in data:
-            out.append(chr(b) if b < 0x80 else "\ufffd")
-        return "".join(out)
+        pass
+    # A model can emit any byte: each invalid one becomes U+FFFD and the
+    # valid characters around it are kept.
+    out = []
+    i = 0
+    while i < len(data):
+        n = _utf8_length(data, i)
+        if n:
+            out.append(data[i:i + n].decode("utf-8"))
+            i += n
+        else:
+            out.append("\ufffd")
+            i += 1
+    return "".join(out)
 
 
 class Model:
@@ -90,9 +111,10 @@ class Model:
             temperature = 0.0
         if top_p is None or top_p < 0 or top_p > 1:
             top_p = 0.9
-        if seed is None or seed <= 0:
+        if seed is None or seed == 0:
             seed = _time_seed()
-        self._rng[:] = struct.pack("<Q", seed)
+        # llama2.c keeps the seed in an unsigned 64-bit int: -5 is 2**64 - 5.
+        self._rng[:] = struct.pack("<q" if seed < 0 else "<Q", seed)
         prompt_tokens = self.tokenizer.encode(prompt)
         steps = self._steps(steps)
         core = self._core
@@ -134,7 +156,8 @@ class Model:
         """Yield text as it is generated: the prompt, then the continuation.
 
         steps counts positions, prompt tokens included, as llama2.c's -n.
-        temperature 0 is greedy; seed None (or <= 0) seeds from the clock.
+        temperature 0 is greedy; seed None or 0 seeds from the clock (a
+        negative seed is taken modulo 2**64, as llama2.c does).
         """
         pending = b""
         for piece in self.pieces(prompt, steps, temperature, top_p, seed):
@@ -218,6 +241,8 @@ def _read_layout(path):
     if size > expected:
         raise ValueError("%s has %d bytes, the header's config needs %d: not a version-0 llama2.c checkpoint"
                          % (path, size, expected))
+    if table is None:
+        raise ValueError("%s: %d bytes is beyond the 2 GiB this firmware addresses" % (path, size))
     return config, table, None, "f32"
 
 

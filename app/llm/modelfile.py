@@ -35,6 +35,8 @@ def read_layout(f, path, size):
     config = tuple(fields[3:10])
     llama2.check_config(config, path)
     flags, table_off, tok_off, tok_size, index_off, file_size = fields[10:]
+    if size >= 1 << 31:
+        raise ValueError("%s: %d bytes is beyond the 2 GiB this firmware addresses" % (path, size))
     if file_size != size:
         raise ValueError("%s: file has %d bytes but its header says %d (truncated or a partial copy?)"
                          % (path, size, file_size))

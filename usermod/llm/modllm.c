@@ -29,6 +29,10 @@ static float *get_floats(mp_obj_t obj, size_t *count, int flags, qstr name) {
     if (((uintptr_t)buf & 3) != 0) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q: buffer not 4-byte aligned"), name);
     }
+    if (len % 4 != 0) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q: buffer length %u is not a multiple of 4"),
+            name, (unsigned)len);
+    }
     *count = len / sizeof(float);
     return buf;
 }
@@ -43,7 +47,7 @@ static void need_count(size_t have, size_t want, qstr name) {
 static int get_positive(mp_obj_t obj, qstr name) {
     mp_int_t v = mp_obj_get_int(obj);
     if (v <= 0 || v > 0x7fffffff) {
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be positive"), name);
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be between 1 and 2**31-1"), name);
     }
     return (int)v;
 }
@@ -156,8 +160,8 @@ static mp_obj_t llm_swiglu_fn(mp_obj_t hb_in, mp_obj_t hb2_in) {
     size_t n, n2;
     float *hb = get_floats(hb_in, &n, MP_BUFFER_WRITE, MP_QSTR_hb);
     float *hb2 = get_floats(hb2_in, &n2, MP_BUFFER_READ, MP_QSTR_hb2);
-    if (n != n2) {
-        mp_raise_ValueError(MP_ERROR_TEXT("swiglu: hb and hb2 must have the same length"));
+    if (n == 0 || n != n2) {
+        mp_raise_ValueError(MP_ERROR_TEXT("swiglu: hb and hb2 must have the same non-zero length"));
     }
     llm_swiglu(hb, hb2, (int)n);
     return mp_const_none;
@@ -179,7 +183,7 @@ static mp_obj_t llm_rope_fn(mp_obj_t vec_in, mp_obj_t hs_in, mp_obj_t pos_in) {
     int hs = check_head_size(hs_in);
     mp_int_t pos = mp_obj_get_int(pos_in);
     if (pos < 0 || pos > 0x7fffffff) {
-        mp_raise_ValueError(MP_ERROR_TEXT("pos must not be negative"));
+        mp_raise_ValueError(MP_ERROR_TEXT("pos must be between 0 and 2**31-1"));
     }
     if (n == 0 || n % (size_t)hs != 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("rope: len(vec) must be a multiple of head_size"));
@@ -211,8 +215,11 @@ static mp_obj_t llm_attention_fn(size_t n_args, const mp_obj_t *args) {
     }
     need_count(natt, (size_t)pos + 1, MP_QSTR_att);
     uint64_t span = (uint64_t)pos * (uint64_t)stride + hs;
-    need_count(nk, span > nk ? (size_t)-1 : (size_t)span, MP_QSTR_k);
-    need_count(nv, span > nv ? (size_t)-1 : (size_t)span, MP_QSTR_v);
+    if (span > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("attention: pos * stride + head size exceeds 2**31-1"));
+    }
+    need_count(nk, (size_t)span, MP_QSTR_k);
+    need_count(nv, (size_t)span, MP_QSTR_v);
     llm_attention_f32(out, att, q, k, v, (int)stride, (int)pos, (int)hs);
     return mp_const_none;
 }
@@ -556,11 +563,18 @@ static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_
     return MP_OBJ_FROM_PTR(self);
 }
 
+// llama2.c sees prompts and pieces as C strings: they end at the first NUL.
+static size_t c_string_len(const uint8_t *s, size_t len) {
+    const uint8_t *nul = memchr(s, 0, len);
+    return nul ? (size_t)(nul - s) : len;
+}
+
 // encode(text, bos=True, eos=False) -> list of token ids
 static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
     llm_tok_obj_t *self = MP_OBJ_TO_PTR(args[0]);
     size_t len;
     const uint8_t *text = (const uint8_t *)mp_obj_str_get_data(args[1], &len);
+    len = c_string_len(text, len);
     bool bos = n_args > 2 ? mp_obj_is_true(args[2]) : true;
     bool eos = n_args > 3 ? mp_obj_is_true(args[3]) : false;
     if (len > 0x7fff0000) {
@@ -606,6 +620,7 @@ static mp_obj_t llm_tok_lookup_fn(mp_obj_t self_in, mp_obj_t piece_in) {
     llm_tok_obj_t *self = MP_OBJ_TO_PTR(self_in);
     size_t len;
     const uint8_t *s = (const uint8_t *)mp_obj_str_get_data(piece_in, &len);
+    len = c_string_len(s, len);
     if (len > 0xffff) {
         return MP_OBJ_NEW_SMALL_INT(-1);
     }
@@ -676,7 +691,7 @@ static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, si
     }
     if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX / 2) {
         close(fd);
-        mp_raise_ValueError(MP_ERROR_TEXT("cannot map an empty file"));
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s is empty"), path);
     }
     void *addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;

@@ -198,15 +198,29 @@ const uint8_t *llm_tok_decode(const uint8_t *buf, const uint32_t *offsets, int p
         s++;
         (*len)--;
     }
-    // "<0x" and one or two hex digits, as llama2.c's sscanf("<0x%02hhX>") reads it.
-    if (*len >= 4 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && hex_value(s[3]) >= 0) {
-        int v = hex_value(s[3]);
-        if (*len >= 5 && hex_value(s[4]) >= 0) {
-            v = v * 16 + hex_value(s[4]);
+    // As llama2.c's sscanf(piece, "<0x%02hhX>"): after "<0x", white space is
+    // skipped, then up to two characters are read as a hex number, an
+    // optional sign among them; anything after is ignored.
+    if (*len >= 4 && s[0] == '<' && s[1] == '0' && s[2] == 'x') {
+        int i = 3;
+        while (i < *len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) {
+            i++;
         }
-        *byte = (uint8_t)v;
-        *len = 1;
-        return byte;
+        int end = i + 2 < *len ? i + 2 : *len;
+        int negative = 0;
+        if (i < end && (s[i] == '+' || s[i] == '-')) {
+            negative = s[i] == '-';
+            i++;
+        }
+        int v = 0, digits = 0;
+        for (; i < end && hex_value(s[i]) >= 0; i++, digits++) {
+            v = v * 16 + hex_value(s[i]);
+        }
+        if (digits > 0) {
+            *byte = (uint8_t)(negative ? -v : v);
+            *len = 1;
+            return byte;
+        }
     }
     return s;
 }
