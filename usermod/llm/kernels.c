@@ -3,7 +3,25 @@
 #include "kernels.h"
 
 void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d) {
-    for (int i = 0; i < d; i++) {
+    // Four rows at a time share each load of x and the loop overhead; every
+    // row still sums left to right, so results equal llama2.c's.
+    int i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const float *r0 = w + (intptr_t)i * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (int j = 0; j < n; j++) {
+            float xj = x[j];
+            s0 += r0[j] * xj;
+            s1 += r1[j] * xj;
+            s2 += r2[j] * xj;
+            s3 += r3[j] * xj;
+        }
+        out[i] = s0;
+        out[i + 1] = s1;
+        out[i + 2] = s2;
+        out[i + 3] = s3;
+    }
+    for (; i < d; i++) {
         const float *row = w + (intptr_t)i * n;
         float sum = 0.0f;
         for (int j = 0; j < n; j++) {
@@ -154,47 +172,87 @@ void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int
     }
 }
 
-void llm_attention_f32(float *out, float *att, const float *q,
-    const float *k, const float *v, int stride, int pos, int head_size) {
-    float root = sqrtf((float)head_size);
-    for (int t = 0; t <= pos; t++) {
-        const float *kt = k + (intptr_t)t * stride;
-        float score = 0.0f;
-        for (int i = 0; i < head_size; i++) {
-            score += q[i] * kt[i];
+// att[t] = (q . K[t]) / sqrt(head_size) for t in 0..pos, with K[t][i] at
+// k[t * kt + i * ki].  The sum over i runs in order for every t, as in
+// llama2.c; looping over t innermost lets a transposed cache (kt == 1) use
+// SIMD across positions without changing a single rounding.
+static void attention_scores(float *att, const float *q, const float *k, int kt, int ki, int pos, int head_size) {
+    int n = pos + 1;
+    for (int t = 0; t < n; t++) {
+        att[t] = 0.0f;
+    }
+    for (int i = 0; i < head_size; i++) {
+        float qi = q[i];
+        const float *col = k + (intptr_t)i * ki;
+        if (kt == 1) {
+            for (int t = 0; t < n; t++) {
+                att[t] += qi * col[t];
+            }
+        } else {
+            for (int t = 0; t < n; t++) {
+                att[t] += qi * col[(intptr_t)t * kt];
+            }
         }
-        att[t] = score / root;
+    }
+}
+
+void llm_attention_f32(float *out, float *att, const float *q,
+    const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size) {
+    float root = sqrtf((float)head_size);
+    attention_scores(att, q, k, kt, ki, pos, head_size);
+    for (int t = 0; t <= pos; t++) {
+        att[t] /= root;
     }
     llm_softmax(att, pos + 1);
     memset(out, 0, (size_t)head_size * sizeof(float));
-    for (int t = 0; t <= pos; t++) {
-        const float *vt = v + (intptr_t)t * stride;
+    // Four positions per pass over out: each out[i] still adds them in order.
+    int t = 0;
+    for (; t + 4 <= pos + 1; t += 4) {
+        const float *v0 = v + (intptr_t)t * vt, *v1 = v0 + vt, *v2 = v1 + vt, *v3 = v2 + vt;
+        float a0 = att[t], a1 = att[t + 1], a2 = att[t + 2], a3 = att[t + 3];
+        for (int i = 0; i < head_size; i++) {
+            float o = out[i];
+            o += a0 * v0[i];
+            o += a1 * v1[i];
+            o += a2 * v2[i];
+            o += a3 * v3[i];
+            out[i] = o;
+        }
+    }
+    for (; t <= pos; t++) {
+        const float *vt_row = v + (intptr_t)t * vt;
         float a = att[t];
         for (int i = 0; i < head_size; i++) {
-            out[i] += a * vt[i];
+            out[i] += a * vt_row[i];
         }
     }
 }
 
 void llm_attention_q8(float *out, float *att, const float *q,
     const int8_t *k, const float *ks, const int8_t *v, const float *vs,
-    int stride, int sstride, int pos, int head_size) {
+    int ctx, int pos, int head_size) {
     float root = sqrtf((float)head_size);
-    for (int t = 0; t <= pos; t++) {
-        const int8_t *kt = k + (intptr_t)t * stride;
-        float score = 0.0f;
-        for (int i = 0; i < head_size; i++) {
-            score += q[i] * (float)kt[i];
-        }
-        att[t] = score * ks[(intptr_t)t * sstride] / root;
+    int n = pos + 1;
+    for (int t = 0; t < n; t++) {
+        att[t] = 0.0f;
     }
-    llm_softmax(att, pos + 1);
+    for (int i = 0; i < head_size; i++) {
+        float qi = q[i];
+        const int8_t *col = k + (intptr_t)i * ctx;
+        for (int t = 0; t < n; t++) {
+            att[t] += qi * (float)col[t];
+        }
+    }
+    for (int t = 0; t < n; t++) {
+        att[t] = att[t] * ks[t] / root;
+    }
+    llm_softmax(att, n);
     memset(out, 0, (size_t)head_size * sizeof(float));
-    for (int t = 0; t <= pos; t++) {
-        const int8_t *vt = v + (intptr_t)t * stride;
-        float a = att[t] * vs[(intptr_t)t * sstride];
+    for (int t = 0; t < n; t++) {
+        const int8_t *vt_row = v + (intptr_t)t * head_size;
+        float a = att[t] * vs[t];
         for (int i = 0; i < head_size; i++) {
-            out[i] += a * (float)vt[i];
+            out[i] += a * (float)vt_row[i];
         }
     }
 }

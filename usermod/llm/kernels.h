@@ -44,16 +44,18 @@ void llm_rope_table(float *fcos, float *fsin, const float *freq, int head_size, 
 // Rotate consecutive pairs of vec[n] (n a multiple of head_size) with the table.
 void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int head_size);
 
-// One head of attention at position pos over a float KV cache.
-// k and v point at this head's slice of position 0; stride is the distance
-// between positions.  att needs pos+1 floats.  out gets head_size floats.
+// One head of attention at position pos over a float KV cache: K[t][i] is
+// at k[t * kt + i * ki] (a cache stored transposed has kt == 1, which is
+// the fast case), V[t][i] at v[t * vt + i].  att needs pos+1 floats; out
+// gets head_size floats.
 void llm_attention_f32(float *out, float *att, const float *q,
-    const float *k, const float *v, int stride, int pos, int head_size);
+    const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size);
 
-// The same over an int8 KV cache with one scale per (position, head):
-// ks/vs point at this head's scale at position 0, sstride apart.
+// The same over one head of an int8 KV cache as the transformer keeps it:
+// keys transposed (k[i * ctx + t]), values by position (v[t * head_size + i]),
+// one scale per position (ks[t], vs[t]).
 void llm_attention_q8(float *out, float *att, const float *q,
     const int8_t *k, const float *ks, const int8_t *v, const float *vs,
-    int stride, int sstride, int pos, int head_size);
+    int ctx, int pos, int head_size);
 
 #endif

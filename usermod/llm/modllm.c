@@ -220,7 +220,7 @@ static mp_obj_t llm_attention_fn(size_t n_args, const mp_obj_t *args) {
     }
     need_count(nk, (size_t)span, MP_QSTR_k);
     need_count(nv, (size_t)span, MP_QSTR_v);
-    llm_attention_f32(out, att, q, k, v, (int)stride, (int)pos, (int)hs);
+    llm_attention_f32(out, att, q, k, (int)stride, 1, v, (int)stride, (int)pos, (int)hs);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_attention_obj, 7, 7, llm_attention_fn);
@@ -309,8 +309,8 @@ static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
     c->n_kv_heads = v[4];
     c->vocab_size = v[5];
     c->seq_len = v[6];
-    if (c->dim % c->n_heads != 0 || (c->dim / c->n_heads) % 2 != 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("dim must be n_heads times an even head size"));
+    if (c->dim % c->n_heads != 0 || (c->dim / c->n_heads) % 2 != 0 || c->dim / c->n_heads > LLM_MAX_CACHE_HEAD) {
+        mp_raise_ValueError(MP_ERROR_TEXT("dim must be n_heads times an even head size of at most 256"));
     }
     if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("n_heads must be a multiple of n_kv_heads"));

@@ -112,16 +112,42 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
     }
 }
 
-// Store this position's k or v (kv_dim floats) into an int8 cache row,
-// one scale per head.
-static void store_q8(int8_t *dst, float *scales, const float *src, int n_kv_heads, int head_size) {
-    llm_quantize_q8(dst, scales, src, n_kv_heads * head_size, head_size);
+// The KV cache of one layer and KV head is a block: keys transposed,
+// [head_size][ctx], so that attention scores run over positions with SIMD;
+// values by position, [ctx][head_size].  An int8 cache adds one scale per
+// position for each.  Blocks follow each other by head, then by layer.
+static size_t kv_block(const llm_model_t *m, int layer, int kv_head) {
+    return ((size_t)layer * m->cfg.n_kv_heads + kv_head) * m->ctx;
+}
+
+// Write this position's k and v (kv_dim floats each) into the cache.
+static void store_kv(llm_model_t *m, int layer, int pos, const float *k, const float *v) {
+    const llm_config_t *c = &m->cfg;
+    int hs = c->dim / c->n_heads;
+    for (int h = 0; h < c->n_kv_heads; h++) {
+        size_t block = kv_block(m, layer, h);
+        const float *kh = k + h * hs, *vh = v + h * hs;
+        if (!m->kv_q8) {
+            float *kc = (float *)m->key_cache + block * hs + pos;
+            for (int i = 0; i < hs; i++) {
+                kc[(size_t)i * m->ctx] = kh[i];
+            }
+            memcpy((float *)m->value_cache + (block + pos) * hs, vh, (size_t)hs * sizeof(float));
+        } else {
+            int8_t codes[LLM_MAX_CACHE_HEAD];
+            llm_quantize_q8(codes, m->key_scales + block + pos, kh, hs, hs);
+            int8_t *kc = (int8_t *)m->key_cache + block * hs + pos;
+            for (int i = 0; i < hs; i++) {
+                kc[(size_t)i * m->ctx] = codes[i];
+            }
+            llm_quantize_q8((int8_t *)m->value_cache + (block + pos) * hs, m->value_scales + block + pos, vh, hs, hs);
+        }
+    }
 }
 
 typedef struct {
     llm_model_t *m;
-    size_t layer_off, layer_soff;  // this layer's KV cache rows and scales
-    int pos;
+    int layer, pos;
 } attention_job_t;
 
 // Heads [start, end) of one layer's attention: heads are independent.
@@ -129,21 +155,18 @@ static void attention_heads(void *arg, int start, int end) {
     attention_job_t *j = arg;
     llm_model_t *m = j->m;
     const llm_config_t *c = &m->cfg;
-    int head_size = c->dim / c->n_heads, kvd = kv_dim(c), kv_mul = c->n_heads / c->n_kv_heads;
+    int hs = c->dim / c->n_heads, kv_mul = c->n_heads / c->n_kv_heads;
     for (int h = start; h < end; h++) {
-        int kvh = h / kv_mul;
+        size_t block = kv_block(m, j->layer, h / kv_mul);
         float *att = m->att + (size_t)h * m->ctx;
-        float *out = m->xb + h * head_size;
-        const float *q = m->q + h * head_size;
+        float *out = m->xb + h * hs;
+        const float *q = m->q + h * hs;
         if (!m->kv_q8) {
-            const float *kc = (const float *)m->key_cache + j->layer_off + kvh * head_size;
-            const float *vc = (const float *)m->value_cache + j->layer_off + kvh * head_size;
-            llm_attention_f32(out, att, q, kc, vc, kvd, j->pos, head_size);
+            llm_attention_f32(out, att, q, (const float *)m->key_cache + block * hs, 1, m->ctx,
+                (const float *)m->value_cache + block * hs, hs, j->pos, hs);
         } else {
-            const int8_t *kc = (const int8_t *)m->key_cache + j->layer_off + kvh * head_size;
-            const int8_t *vc = (const int8_t *)m->value_cache + j->layer_off + kvh * head_size;
-            llm_attention_q8(out, att, q, kc, m->key_scales + j->layer_soff + kvh,
-                vc, m->value_scales + j->layer_soff + kvh, kvd, c->n_kv_heads, j->pos, head_size);
+            llm_attention_q8(out, att, q, (const int8_t *)m->key_cache + block * hs, m->key_scales + block,
+                (const int8_t *)m->value_cache + block * hs, m->value_scales + block, m->ctx, j->pos, hs);
         }
     }
 }
@@ -160,28 +183,19 @@ void llm_forward(llm_model_t *m, int token, int pos) {
 
     for (int l = 0; l < c->n_layers; l++) {
         const llm_layer_t *w = &m->layers[l];
-        size_t layer_off = (size_t)l * m->ctx * kvd;
-        size_t row_off = layer_off + (size_t)pos * kvd;
-        size_t layer_soff = (size_t)l * m->ctx * c->n_kv_heads;
-        size_t row_soff = layer_soff + (size_t)pos * c->n_kv_heads;
-
         llm_rmsnorm(m->xb, x, w->rms_att, dim);
 
-        // k and v go straight into a float cache; an int8 cache quantises
-        // them from scratch space (xb2 is free until the output projection).
-        float *k = m->kv_q8 ? m->xb2 : (float *)m->key_cache + row_off;
-        float *v = m->kv_q8 ? m->kv_tmp : (float *)m->value_cache + row_off;
+        // k and v are computed into scratch space (xb2 is free until the
+        // output projection), then written into the cache's layout.
+        float *k = m->xb2, *v = m->kv_tmp;
         matmul(m, m->q, m->xb, &w->wq, dim, dim);
         matmul(m, k, m->xb, &w->wk, dim, kvd);
         matmul(m, v, m->xb, &w->wv, dim, kvd);
         llm_rope_apply(m->q, m->rope_cos, m->rope_sin, dim, head_size);
         llm_rope_apply(k, m->rope_cos, m->rope_sin, kvd, head_size);
-        if (m->kv_q8) {
-            store_q8((int8_t *)m->key_cache + row_off, m->key_scales + row_soff, k, c->n_kv_heads, head_size);
-            store_q8((int8_t *)m->value_cache + row_off, m->value_scales + row_soff, v, c->n_kv_heads, head_size);
-        }
+        store_kv(m, l, pos, k, v);
 
-        attention_job_t job = { m, layer_off, layer_soff, pos };
+        attention_job_t job = { m, l, pos };
         llm_parallel_for(attention_heads, &job, c->n_heads, (long)(pos + 1) * head_size * 2);
 
         matmul(m, m->xb2, m->xb, &w->wo, dim, dim);

@@ -8,6 +8,9 @@
 
 enum { LLM_F32 = 0, LLM_Q8 = 1 };
 
+// An int8 KV cache quantises one head at a time on the stack.
+#define LLM_MAX_CACHE_HEAD (256)
+
 typedef struct {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
 } llm_config_t;
@@ -39,7 +42,7 @@ typedef struct {
     int8_t *xq;                // x quantised for int8 matmuls
     float *xqs;
     float *rope_freq, *rope_cos, *rope_sin;
-    // KV cache: [layer][ctx][kv_dim], float or int8 (+ [layer][ctx][kv_heads] scales).
+    // KV cache, float or int8: see kv_block() in transformer.c for the layout.
     void *key_cache, *value_cache;
     float *key_scales, *value_scales;
 } llm_model_t;
