@@ -50,25 +50,28 @@ void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
         }
         float inv = 127.0f / amax;
         for (int j = 0; j < gs; j++) {
-            xq[g * gs + j] = (int8_t)roundf(xg[j] * inv);
+            // Round half away from zero without a libm call; |v| <= 127.
+            float v = xg[j] * inv;
+            xq[g * gs + j] = (int8_t)(int)(v < 0.0f ? v - 0.5f : v + 0.5f);
         }
     }
 }
 
 float llm_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
+    uint32_t rest = h & 0x7fff;
     uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000 | (mant << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    } else if (mant == 0) {
+    if (rest >= 0x0400 && rest < 0x7c00) {
+        // Normal numbers, the only kind a converter writes for non-zero scales:
+        // rebias the exponent (15 -> 127) and widen the mantissa.
+        bits = sign | ((rest << 13) + ((uint32_t)(127 - 15) << 23));
+    } else if (rest >= 0x7c00) {
+        bits = sign | 0x7f800000 | ((rest & 0x3ff) << 13);
+    } else if (rest == 0) {
         bits = sign;
     } else {
         // Subnormal half: normalise the mantissa.
-        exp = 113;
+        uint32_t exp = 113, mant = rest;
         while ((mant & 0x400) == 0) {
             mant <<= 1;
             exp--;
@@ -80,6 +83,49 @@ float llm_f16_to_f32(uint16_t h) {
     return f;
 }
 
+// Integer dot product of two int8 vectors.  Any order of integer additions
+// gives the same result, so SIMD is free to regroup them.
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline __m128i widen_lo(__m128i v) {
+    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+}
+static inline __m128i widen_hi(__m128i v) {
+    return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8);
+}
+static inline int32_t dot_q8(const int8_t *a, const int8_t *b, int n) {
+    __m128i acc = _mm_setzero_si128();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m128i va = _mm_loadu_si128((const __m128i *)(a + j));
+        __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_lo(va), widen_lo(vb)));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_hi(va), widen_hi(vb)));
+    }
+    if (j + 8 <= n) {
+        __m128i va = _mm_loadl_epi64((const __m128i *)(a + j));
+        __m128i vb = _mm_loadl_epi64((const __m128i *)(b + j));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_lo(va), widen_lo(vb)));
+        j += 8;
+    }
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
+    int32_t dot = _mm_cvtsi128_si32(acc);
+    for (; j < n; j++) {
+        dot += (int32_t)a[j] * (int32_t)b[j];
+    }
+    return dot;
+}
+#else
+static inline int32_t dot_q8(const int8_t *a, const int8_t *b, int n) {
+    int32_t dot = 0;
+    for (int j = 0; j < n; j++) {
+        dot += (int32_t)a[j] * (int32_t)b[j];
+    }
+    return dot;
+}
+#endif
+
 void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
     const int8_t *w, const uint16_t *ws, int n, int d, int gs) {
     int groups = n / gs;
@@ -88,12 +134,7 @@ void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
         const uint16_t *row_scales = ws + (intptr_t)i * groups;
         float sum = 0.0f;
         for (int g = 0; g < groups; g++) {
-            int32_t dot = 0;
-            const int8_t *wg = row + g * gs;
-            const int8_t *xg = xq + g * gs;
-            for (int j = 0; j < gs; j++) {
-                dot += (int32_t)wg[j] * (int32_t)xg[j];
-            }
+            int32_t dot = dot_q8(row + g * gs, xq + g * gs, gs);
             sum += (float)dot * llm_f16_to_f32(row_scales[g]) * xs[g];
         }
         out[i] = sum;
