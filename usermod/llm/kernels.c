@@ -50,9 +50,13 @@ void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
         }
         float inv = 127.0f / amax;
         for (int j = 0; j < gs; j++) {
-            // Round half away from zero without a libm call; |v| <= 127.
+            // roundf without a libm call: |v| <= 127, so v minus its integer
+            // part is exact and the comparison decides as roundf would.
             float v = xg[j] * inv;
-            xq[g * gs + j] = (int8_t)(int)(v < 0.0f ? v - 0.5f : v + 0.5f);
+            int r = (int)v;
+            float frac = v - (float)r;
+            r += (frac >= 0.5f) - (frac <= -0.5f);
+            xq[g * gs + j] = (int8_t)r;
         }
     }
 }
