@@ -19,7 +19,9 @@ SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk app/llm/*.py bo
 .DEFAULT_GOAL := all
 MODEL ?= $(BUILD_DIR)/stories260K_int8.llm
 
-.PHONY: all help firmware-unix micropython-src models run test bench clean deploy repl check-port
+TYPINGS := $(BUILD_DIR)/typings
+
+.PHONY: all help firmware-unix micropython-src models run test bench clean deploy repl check-port typecheck stubs
 
 include boards/qemu/qemu.mk
 include boards/esp32/esp32.mk
@@ -39,6 +41,8 @@ help:
 	@echo "make repl PORT=...              the board's REPL (mpremote)"
 	@echo "make emulator                   start the emulated MCU (qemu, Cortex-M3) and print its PORT"
 	@echo "make emulator-stop              stop it"
+	@echo "make typecheck       mypy over app/ with MicroPython's stubs and usermod/llm/_llm.pyi"
+	@echo "make stubs           regenerate stubs/llm (the llm package's public API) from app/"
 	@echo "make clean           remove build/"
 	@echo "Variables: MICROPY_DIR=<your MicroPython 1.25 checkout>  MODELS_DIR=<dir with the models>"
 
@@ -87,6 +91,15 @@ deploy: check-port $(MODEL)
 
 repl: check-port
 	$(PYTHON) -m mpremote connect $(PORT) repl
+
+$(TYPINGS)/gc.pyi:
+	$(PYTHON) -m pip install -q --target $(TYPINGS) micropython-esp32-stubs micropython-stdlib-stubs
+
+typecheck: $(TYPINGS)/gc.pyi
+	$(PYTHON) -m mypy app/llm
+
+stubs:
+	$(PYTHON) -c "import sys; from mypy.stubgen import main; main(sys.argv[1:])" -q --no-import --include-docstrings -o stubs $(filter-out %/__main__.py,$(wildcard app/llm/*.py))
 
 clean:
 	rm -rf $(BUILD_DIR)

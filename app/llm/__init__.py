@@ -6,8 +6,10 @@
     llm.repl(m)
 """
 
+from _llm import threads
+
 from .model import Model, load, info
 from .repl import repl
 
-__all__ = ["Model", "load", "info", "repl"]
+__all__ = ["Model", "load", "info", "repl", "threads"]
 __version__ = "0.1.0"

@@ -1,13 +1,10 @@
 # Getting file bytes without copying them where the platform allows it.
+import os
+
 import _llm
 
-try:
-    import os
-except ImportError:  # pragma: no cover - every port we build has os
-    os = None
 
-
-def file_size(path):
+def file_size(path: str) -> int:
     try:
         return os.stat(path)[6]
     except OSError as e:
@@ -15,7 +12,7 @@ def file_size(path):
         raise OSError(e.args[0], "cannot open %s (errno %s)" % (path, e.args[0]))
 
 
-def open_buffer(path):
+def open_buffer(path: str) -> tuple:
     """Return (buffer, where) for the whole file at path.
 
     where is "mapped" when the bytes stay outside the heap: a memory map of a
@@ -42,7 +39,7 @@ def open_buffer(path):
         f.close()
 
 
-def read_exact(f, n, what):
+def read_exact(f, n: int, what: str) -> bytes:
     data = f.read(n)
     if data is None or len(data) != n:
         raise ValueError("%s is truncated" % what)

@@ -8,6 +8,10 @@ import time
 import _llm
 
 from . import llama2, modelfile
+
+MYPY = False
+if MYPY:  # type checkers only; MicroPython has no typing module
+    from typing import Iterator, Optional, Union
 from .files import open_buffer, file_size
 
 BOS = 1
@@ -29,12 +33,12 @@ def _ticks_diff(a, b):
         return a - b
 
 
-def _time_seed():
+def _time_seed() -> int:
     # llama2.c: a seed <= 0 means "seed from the clock".
     return int(time.time()) & 0xFFFFFFFF or 1
 
 
-def _incomplete_utf8_tail(data):
+def _incomplete_utf8_tail(data: bytes) -> int:
     """Number of bytes at the end of data that start an unfinished UTF-8 character."""
     n = len(data)
     for back in range(1, min(3, n) + 1):
@@ -46,7 +50,7 @@ def _incomplete_utf8_tail(data):
     return 0
 
 
-def _utf8_length(data, i):
+def _utf8_length(data: bytes, i: int) -> int:
     """Length of the valid UTF-8 character at data[i], or 0 if it is not one."""
     b = data[i]
     n = 1 if b < 0x80 else 2 if 0xC2 <= b < 0xE0 else 3 if 0xE0 <= b < 0xF0 else 4 if 0xF0 <= b < 0xF5 else 0
@@ -58,7 +62,7 @@ def _utf8_length(data, i):
     return n
 
 
-def _to_text(data):
+def _to_text(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeError:
@@ -81,7 +85,8 @@ def _to_text(data):
 class Model:
     """A loaded model and its tokenizer.  Use llm.load() to make one."""
 
-    def __init__(self, core, tokenizer, config, ctx, kv, parts):
+    def __init__(self, core: _llm.Model, tokenizer: _llm.Tokenizer, config: tuple, ctx: int, kv: str,
+                 parts: dict) -> None:
         self._core = core
         self.tokenizer = tokenizer
         self.config = config
@@ -90,20 +95,21 @@ class Model:
         self._parts = parts
         self._rng = bytearray(8)
         self.tokens_per_second = 0.0
-        self.stop_reason = None
+        self.stop_reason = None  # type: Optional[str]
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return self.config[5]
 
-    def _steps(self, steps):
+    def _steps(self, steps: 'Optional[int]') -> int:
         # llama2.c clamps steps to seq_len; -n counts the prompt's tokens too.
         seq_len = self.config[6]
         if steps is None or steps <= 0 or steps > seq_len:
             steps = seq_len
         return steps
 
-    def tokens(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+    def tokens(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
+               top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[tuple[int, int]]':
         """Yield (previous token, token) for each position, prompt included."""
         if isinstance(prompt, str):
             prompt = prompt.encode("utf-8")
@@ -146,13 +152,15 @@ class Model:
             elapsed = _ticks_diff(_ticks_ms(), start)
             self.tokens_per_second = (pos - 1) / (elapsed / 1000) if elapsed > 0 else float("inf")
 
-    def pieces(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+    def pieces(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
+               top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[bytes]':
         """Yield the raw bytes llama2.c's decode() gives for each token."""
         decode = self.tokenizer.decode
         for prev, token in self.tokens(prompt, steps, temperature, top_p, seed):
             yield decode(prev, token)
 
-    def stream(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+    def stream(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
+               top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[str]':
         """Yield text as it is generated: the prompt, then the continuation.
 
         steps counts positions, prompt tokens included, as llama2.c's -n.
@@ -170,19 +178,20 @@ class Model:
         if pending:
             yield _to_text(pending)
 
-    def generate(self, prompt="", steps=256, temperature=1.0, top_p=0.9, seed=None):
+    def generate(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
+                 top_p: float = 0.9, seed: 'Optional[int]' = None) -> str:
         """The whole text stream() yields, as one str."""
         return "".join(self.stream(prompt, steps, temperature, top_p, seed))
 
-    def logits(self):
+    def logits(self) -> memoryview:
         """The logits of the last forward step (a float memoryview)."""
         return self._core.logits()
 
-    def forward(self, token, pos):
+    def forward(self, token: int, pos: int) -> memoryview:
         self._core.forward(token, pos)
         return self._core.logits()
 
-    def info(self):
+    def info(self) -> dict:
         """Config and where the bytes are: a dict."""
         gc.collect()
         d = dict(zip(llama2.CONFIG_NAMES, self.config))
@@ -196,7 +205,7 @@ class Model:
         return d
 
 
-def _need_message(path, parts, free, kv, ctx, weights_type):
+def _need_message(path: str, parts: dict, free: 'Union[int, str]', kv: str, ctx: int, weights_type: str) -> str:
     needed = parts["kv_bytes"] + parts["activation_bytes"] + parts["tokenizer_index_bytes"]
     for key in ("weights", "tokenizer"):
         if parts[key + "_where"] == "heap":
@@ -218,7 +227,7 @@ def _need_message(path, parts, free, kv, ctx, weights_type):
                 free, " or ".join(tips) or "a bigger board"))
 
 
-def _mem_free():
+def _mem_free() -> 'Union[int, str]':
     try:
         gc.collect()
         return gc.mem_free()
@@ -226,7 +235,7 @@ def _mem_free():
         return "?"
 
 
-def _read_layout(path):
+def _read_layout(path: str) -> tuple:
     """(config, table, tokenizer layout or None, weights type) of a model file."""
     size = file_size(path)
     with open(path, "rb") as f:
@@ -246,7 +255,8 @@ def _read_layout(path):
     return config, table, None, "f32"
 
 
-def load(checkpoint, tokenizer=None, ctx=None, kv="f32"):
+def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]' = None,
+         kv: str = "f32") -> Model:
     """Load a model: a .llm file (see docs/format.md), or a llama2.c
     version-0 checkpoint with its tokenizer.bin.
 
@@ -288,7 +298,7 @@ def load(checkpoint, tokenizer=None, ctx=None, kv="f32"):
     return Model(core, tok, config, ctx, kv, parts)
 
 
-def info(model):
+def info(model: Model) -> None:
     """Print model.info() as a table."""
     d = model.info()
     for key in llama2.CONFIG_NAMES + ("ctx", "kv"):

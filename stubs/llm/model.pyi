@@ -1,0 +1,53 @@
+import _llm
+from . import llama2 as llama2, modelfile as modelfile
+from .files import file_size as file_size, open_buffer as open_buffer
+from _typeshed import Incomplete
+from typing import Iterator
+
+MYPY: bool
+BOS: int
+EOS: int
+KV_TYPES: Incomplete
+
+class Model:
+    """A loaded model and its tokenizer.  Use llm.load() to make one."""
+    tokenizer: Incomplete
+    config: Incomplete
+    ctx: Incomplete
+    kv: Incomplete
+    tokens_per_second: float
+    stop_reason: str | None
+    def __init__(self, core: _llm.Model, tokenizer: _llm.Tokenizer, config: tuple, ctx: int, kv: str, parts: dict) -> None: ...
+    @property
+    def vocab_size(self) -> int: ...
+    def tokens(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[tuple[int, int]]:
+        """Yield (previous token, token) for each position, prompt included."""
+    def pieces(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[bytes]:
+        """Yield the raw bytes llama2.c's decode() gives for each token."""
+    def stream(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[str]:
+        """Yield text as it is generated: the prompt, then the continuation.
+
+        steps counts positions, prompt tokens included, as llama2.c's -n.
+        temperature 0 is greedy; seed None or 0 seeds from the clock (a
+        negative seed is taken modulo 2**64, as llama2.c does).
+        """
+    def generate(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> str:
+        """The whole text stream() yields, as one str."""
+    def logits(self) -> memoryview:
+        """The logits of the last forward step (a float memoryview)."""
+    def forward(self, token: int, pos: int) -> memoryview: ...
+    def info(self) -> dict:
+        """Config and where the bytes are: a dict."""
+
+def load(checkpoint: str, tokenizer: str | None = None, ctx: int | None = None, kv: str = 'f32') -> Model:
+    '''Load a model: a .llm file (see docs/format.md), or a llama2.c
+    version-0 checkpoint with its tokenizer.bin.
+
+    Weights stay where the file is when the platform allows it: memory
+    mapped on the unix firmware, in flash on a ROMFS mount.  ctx bounds the
+    KV cache (default: the model\'s seq_len); kv is "f32" (exact, llama2.c
+    parity) or "int8" (a quarter of the memory).  tokenizer overrides the
+    one stored in a .llm file.
+    '''
+def info(model: Model) -> None:
+    """Print model.info() as a table."""
