@@ -61,7 +61,7 @@ $(FIRMWARE): $(MICROPY_DIR)/py/mpconfig.h $(MPY_CROSS) $(SOURCES)
 firmware-unix: $(FIRMWARE)
 
 models:
-	$(PYTHON) host/models.py $(MODELS_DIR) --shared $(SHARED_DIR)/models
+	$(PYTHON) -m host models $(MODELS_DIR) --shared $(SHARED_DIR)/models
 
 run: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
 	$(FIRMWARE) -m llm $(MODELS_DIR)/stories260K.bin -z $(MODELS_DIR)/tok512.bin -i "Once upon a time"
@@ -73,21 +73,21 @@ test: $(FIRMWARE)
 	$(PYTHON) -m pytest -q tests
 
 bench: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
-	$(PYTHON) host/bench.py --firmware $(FIRMWARE) --models $(MODELS_DIR)
+	$(PYTHON) -m host bench --firmware $(FIRMWARE) --models $(MODELS_DIR)
 
 $(BUILD_DIR)/stories260K_int8.llm: $(MODELS_DIR)/stories260K.bin
 	@mkdir -p $(BUILD_DIR)
-	$(PYTHON) -m host.convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@ --int8
+	$(PYTHON) -m host convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@ --int8
 
 $(BUILD_DIR)/stories260K_f32.llm: $(MODELS_DIR)/stories260K.bin
 	@mkdir -p $(BUILD_DIR)
-	$(PYTHON) -m host.convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@
+	$(PYTHON) -m host convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@
 
 check-port:
 	@if [ -z "$(PORT)" ]; then echo "error: give the board's serial port: PORT=/dev/ttyACM0 (make emulator prints one)" >&2; exit 1; fi
 
 deploy: check-port $(MODEL)
-	$(PYTHON) -m host.deploy $(PORT) $(MODEL) $(if $(FS),--fs)
+	$(PYTHON) -m host deploy $(PORT) $(MODEL) $(if $(FS),--fs)
 
 repl: check-port
 	$(PYTHON) -m mpremote connect $(PORT) repl

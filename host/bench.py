@@ -91,11 +91,11 @@ def two_core_speedup(firmware, path, steps=256):
     return float(r.stdout.strip().splitlines()[-1])
 
 
-def main():
-    ap = argparse.ArgumentParser(description="instructions per token under callgrind")
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m host bench", description="instructions per token under callgrind")
     ap.add_argument("--firmware", default="build/micropython")
     ap.add_argument("--models", default="models", help="folder with stories260K.bin and tok512.bin")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if not shutil.which("valgrind"):
         sys.exit("error: valgrind is not installed (apt-get install valgrind)")
     model = os.path.join(args.models, "stories260K.bin")

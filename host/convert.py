@@ -3,7 +3,7 @@
 Reads llama2.c version-0 (legacy float32) checkpoints and version-2 (Q8_0,
 export.py --version 2) checkpoints whose group size divides every row.
 
-    python3 -m host.convert stories260K.bin tok512.bin stories260K.llm [--int8] [--group-size N]
+    python3 -m host convert stories260K.bin tok512.bin stories260K.llm [--int8] [--group-size N]
 """
 import argparse
 import struct
@@ -132,7 +132,7 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python3 -m host.convert", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m host convert", description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="llama2.c checkpoint (.bin, version 0 or 2)")
     ap.add_argument("tokenizer", help="its tokenizer.bin")
     ap.add_argument("output", help="the .llm file to write")

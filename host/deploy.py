@@ -12,7 +12,7 @@ An interrupted deploy never leaves a model that llm.load() accepts:
 - filesystem: the file is written under NAME.part and renamed only after
   its sha256 matches.
 
-    python3 -m host.deploy PORT MODEL [MORE FILES] [--fs]
+    python3 -m host deploy PORT MODEL [MORE FILES] [--fs]
 """
 import argparse
 import binascii
@@ -161,7 +161,7 @@ def deploy_fs(board, files):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python3 -m host.deploy", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m host deploy", description=__doc__.splitlines()[0])
     ap.add_argument("port", help="the board's serial device, e.g. /dev/ttyACM0")
     ap.add_argument("files", nargs="+", help="model file(s) (.llm, or .bin plus tokenizer)")
     ap.add_argument("--fs", action="store_true", help="copy to the filesystem instead of ROMFS")

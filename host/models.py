@@ -62,11 +62,11 @@ def fetch(name, digest, dest_dir, shared):
     os.replace(part, dest)  # only a verified file ever gets the real name
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m host models", description=__doc__.splitlines()[0])
     ap.add_argument("dest", help="folder for the model files")
     ap.add_argument("--shared", help="folder to copy from when it has the files")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     os.makedirs(args.dest, exist_ok=True)
     try:
         for name, digest in MODELS.items():

@@ -7,7 +7,7 @@ data record, and lets a varuint be widened with leading 0x80 bytes: both
 are used here to put every file's data on a 16-byte boundary of the image
 (the image itself is mapped at an aligned address on the device).
 
-    python3 -m host.romfs OUTPUT.romfs FILE [FILE ...]
+    python3 -m host romfs OUTPUT.romfs FILE [FILE ...]
 """
 import argparse
 import os
@@ -87,7 +87,7 @@ def write_image(output, paths, progress=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python3 -m host.romfs", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m host romfs", description=__doc__.splitlines()[0])
     ap.add_argument("output", help="image to write (name it .romfs so that mpremote deploys it as is)")
     ap.add_argument("files", nargs="+", help="files to put in the image's root")
     args = ap.parse_args(argv)

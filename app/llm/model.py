@@ -212,7 +212,7 @@ def _need_message(path: str, parts: dict, free: 'Union[int, str]', kv: str, ctx:
             needed += parts[key + "_bytes"]
     tips = []
     if weights_type == "f32":
-        tips.append("int8 weights (python3 -m host.convert --int8)")
+        tips.append("int8 weights (python3 -m host convert --int8)")
     if ctx > 64:
         tips.append("a smaller ctx (ctx=%d)" % max(16, ctx // 2))
     if kv == "f32":
