@@ -8,7 +8,6 @@ unshared classifiers, grouped-query attention and odd hidden sizes.
 """
 
 import os
-import struct
 
 import numpy as np
 import pytest

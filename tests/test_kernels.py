@@ -14,7 +14,6 @@ import json
 import struct
 
 import numpy as np
-import pytest
 
 import mpy
 from host import reference as R

@@ -320,7 +320,6 @@ def test_model_bad_tables(firmware, base):
     cfg = dict(zip(CONFIG_NAMES, BASE))
     table = table_for(cfg)
     size = len(good)
-    kvd = dim // heads * kvh
 
     def at(layer, tensor, field=0):
         return 4 * entry(layer, tensor) + field

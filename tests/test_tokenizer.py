@@ -7,7 +7,6 @@ must raise a clean ValueError, never crash the interpreter.
 """
 
 import json
-import os
 import struct
 
 import pytest
