@@ -38,9 +38,3 @@ def open_buffer(path: str) -> tuple:
     finally:
         f.close()
 
-
-def read_exact(f, n: int, what: str) -> bytes:
-    data = f.read(n)
-    if data is None or len(data) != n:
-        raise ValueError("%s is truncated" % what)
-    return data

@@ -6,4 +6,3 @@ def open_buffer(path: str) -> tuple:
     host file on the unix firmware, or the file\'s bytes in place on a ROMFS
     mount (flash on the chip).  Otherwise the file is read into the heap.
     '''
-def read_exact(f, n: int, what: str) -> bytes: ...
