@@ -13,6 +13,15 @@
 // Bounds the rotation tables kept on the C stack (Llama models use 64-128).
 #define LLM_MAX_HEAD_SIZE (256)
 
+// Tables of qstrs are constant data in firmware.  In a native .mpy
+// (usermod/natmod) qstrs get their numbers when the module is loaded, so
+// there the tables are filled on the stack where they are used.
+#if MICROPY_ENABLE_DYNRUNTIME
+#define LLM_QSTR_TABLE const
+#else
+#define LLM_QSTR_TABLE static const
+#endif
+
 // ---- buffer helpers -------------------------------------------------------
 
 static void *get_buf(mp_obj_t obj, size_t *len, int flags) {
@@ -277,11 +286,6 @@ typedef struct {
     int32_t *scratch;   // top-p candidates
 } llm_model_obj_t;
 
-static const qstr layer_tensor_names[9] = {
-    MP_QSTR_rms_att, MP_QSTR_wq, MP_QSTR_wk, MP_QSTR_wv, MP_QSTR_wo,
-    MP_QSTR_rms_ffn, MP_QSTR_w1, MP_QSTR_w2, MP_QSTR_w3,
-};
-
 // Parse and check the config tuple (dim, hidden_dim, n_layers, n_heads,
 // n_kv_heads, vocab_size, seq_len).
 static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
@@ -291,7 +295,7 @@ static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
     if (n != 7) {
         mp_raise_ValueError(MP_ERROR_TEXT("config needs 7 ints"));
     }
-    static const qstr names[7] = {
+    LLM_QSTR_TABLE qstr names[7] = {
         MP_QSTR_dim, MP_QSTR_hidden_dim, MP_QSTR_n_layers, MP_QSTR_n_heads,
         MP_QSTR_n_kv_heads, MP_QSTR_vocab_size, MP_QSTR_seq_len,
     };
@@ -403,9 +407,12 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     uint32_t kvd = dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads;
     get_tensor(&wb, table, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
     m->layers = m_new(llm_layer_t, c->n_layers);
+    LLM_QSTR_TABLE qstr nm[9] = {
+        MP_QSTR_rms_att, MP_QSTR_wq, MP_QSTR_wk, MP_QSTR_wv, MP_QSTR_wo,
+        MP_QSTR_rms_ffn, MP_QSTR_w1, MP_QSTR_w2, MP_QSTR_w3,
+    };
     for (int l = 0; l < c->n_layers; l++) {
         const int32_t *e = table + 4 * (1 + 9 * l);
-        const qstr *nm = layer_tensor_names;
         llm_layer_t *w = &m->layers[l];
         w->rms_att = get_norm(&wb, e, c->dim, nm[0], l);
         get_tensor(&wb, e + 4, dim, dim, false, &w->wq, nm[1], l);
@@ -466,6 +473,9 @@ static mp_obj_t llm_model_logits(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(llm_model_logits_obj, llm_model_logits);
 
+// The constant tables and types below are for firmware; a native .mpy
+// builds them at import (usermod/natmod/llm_natmod.c).
+#if !MICROPY_ENABLE_DYNRUNTIME
 static const mp_rom_map_elem_t llm_model_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_forward), MP_ROM_PTR(&llm_model_forward_obj) },
     { MP_ROM_QSTR(MP_QSTR_sample), MP_ROM_PTR(&llm_model_sample_obj) },
@@ -480,6 +490,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     make_new, llm_model_make_new,
     locals_dict, &llm_model_locals_dict
     );
+#endif
 
 // memory(config, ctx, kv_int8): (activation bytes, KV cache bytes) a Model
 // allocates on the heap.
@@ -643,6 +654,7 @@ static void llm_tok_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     }
 }
 
+#if !MICROPY_ENABLE_DYNRUNTIME
 static const mp_rom_map_elem_t llm_tok_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_encode), MP_ROM_PTR(&llm_tok_encode_obj) },
     { MP_ROM_QSTR(MP_QSTR_decode), MP_ROM_PTR(&llm_tok_decode_obj) },
@@ -659,6 +671,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     attr, llm_tok_attr,
     locals_dict, &llm_tok_locals_dict
     );
+#endif
 
 // ---- read-only file mapping (unix firmware) -------------------------------
 // Keeps host weights out of the heap, as ROMFS does on the chip.
@@ -767,6 +780,8 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_threads_obj, 0, 1, llm_threads_fn
 
 // ---- module ---------------------------------------------------------------
 
+#if !MICROPY_ENABLE_DYNRUNTIME
+
 static const mp_rom_map_elem_t llm_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__llm) },
     { MP_ROM_QSTR(MP_QSTR_matmul), MP_ROM_PTR(&llm_matmul_obj) },
@@ -796,3 +811,4 @@ const mp_obj_module_t llm_user_cmodule = {
 };
 
 MP_REGISTER_MODULE(MP_QSTR__llm, llm_user_cmodule);
+#endif

@@ -7,6 +7,24 @@
 // Worth re-measuring on the ESP32-S3, whose hand-off is a FreeRTOS semaphore.
 #define LLM_PARALLEL_MIN_WORK (64 * 1024L)
 
+#if defined(LLM_NO_THREADS)
+// Single-core builds, among them the native .mpy (usermod/natmod), where a
+// module may not have initialised or static data: always one thread.
+int llm_parallel_set_threads(int wanted) {
+    (void)wanted;
+    return 1;
+}
+
+int llm_parallel_threads(void) {
+    return 1;
+}
+
+void llm_parallel_for(llm_job_fn fn, void *job, int n, long cost_per_item) {
+    (void)cost_per_item;
+    fn(job, 0, n);
+}
+
+#else
 static int threads = 1;
 
 int llm_parallel_set_threads(int wanted) {
@@ -35,6 +53,7 @@ void llm_parallel_for(llm_job_fn fn, void *job, int n, long cost_per_item) {
     fn(job, 0, half);
     llm_worker_wait();
 }
+#endif
 
 #if defined(UNIX) && !defined(LLM_NO_THREADS)
 // ---- pthreads: the unix firmware, where the split logic is tested ----

@@ -1,0 +1,47 @@
+// The C library functions the kernels call, for the native .mpy: a native
+// module is linked against no C library.  memcpy, memmove and memset go to
+// the firmware's own (through mp_fun_table); memcmp and memchr are loops.
+// Built with -fno-builtin -fno-tree-loop-distribute-patterns so that the
+// compiler does not turn these loops back into calls to themselves.
+#include "py/dynruntime.h"
+
+void *memcpy(void *dst, const void *src, size_t n) {
+    return mp_fun_table.memmove_(dst, src, n);
+}
+
+void *memmove(void *dst, const void *src, size_t n) {
+    return mp_fun_table.memmove_(dst, src, n);
+}
+
+void *memset(void *s, int c, size_t n) {
+    return mp_fun_table.memset_(s, c, n);
+}
+
+int memcmp(const void *a, const void *b, size_t n) {
+    const unsigned char *p = a, *q = b;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != q[i]) {
+            return p[i] < q[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+void *memchr(const void *s, int c, size_t n) {
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == (unsigned char)c) {
+            return (void *)(p + i);
+        }
+    }
+    return NULL;
+}
+
+// gcc merges sinf(x) and cosf(x) of the same x into one sincosf call.
+float sinf(float x);
+float cosf(float x);
+
+void sincosf(float x, float *s, float *c) {
+    *s = sinf(x);
+    *c = cosf(x);
+}
