@@ -18,6 +18,9 @@
 // there the tables are filled on the stack where they are used.
 #if MICROPY_ENABLE_DYNRUNTIME
 #define LLM_QSTR_TABLE const
+#ifndef mp_type_MemoryError  // py/dynruntime.h names only some exception types
+#define mp_type_MemoryError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_MemoryError)))
+#endif
 #else
 #define LLM_QSTR_TABLE static const
 #endif
@@ -429,11 +432,15 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     get_tensor(&wb, tail + 4, (uint32_t)c->vocab_size, dim, false, &m->classifier, MP_QSTR_classifier, -1);
 
     // Allocation last, after every check: a bad file costs no memory.
-    void *state = m_malloc(llm_state_bytes(c, m->ctx));
-    void *kv = m_malloc(llm_kv_bytes(c, m->ctx, m->kv_q8));
+    uint64_t state_bytes = llm_state_bytes(c, m->ctx), kv_bytes = llm_kv_bytes(c, m->ctx, m->kv_q8);
+    if (state_bytes + kv_bytes > SIZE_MAX / 2) {
+        mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("the KV cache and activations exceed the address space"));
+    }
+    void *state = m_malloc((size_t)state_bytes);
+    void *kv = m_malloc((size_t)kv_bytes);
     self->scratch = m_new(int32_t, c->vocab_size);
     llm_model_bind_state(m, state, kv);
-    memset(kv, 0, llm_kv_bytes(c, m->ctx, m->kv_q8));
+    memset(kv, 0, (size_t)kv_bytes);
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -492,6 +499,15 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     );
 #endif
 
+// A byte count as an int; past what mp_uint_t holds (a 32-bit MCU asked about
+// a model of gigabytes), as a float, which is still a fine "too big".
+static mp_obj_t new_size(uint64_t bytes) {
+    if (bytes <= (uint64_t)(mp_uint_t)-1) {
+        return mp_obj_new_int_from_uint((mp_uint_t)bytes);
+    }
+    return mp_obj_new_float((mp_float_t)bytes);
+}
+
 // memory(config, ctx, kv_int8): (activation bytes, KV cache bytes) a Model
 // allocates on the heap.
 static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) {
@@ -499,8 +515,8 @@ static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) 
     get_config(cfg_in, &c);
     int ctx = get_positive(ctx_in, MP_QSTR_ctx);
     mp_obj_t sizes[2] = {
-        mp_obj_new_int_from_uint(llm_state_bytes(&c, ctx) + (size_t)c.vocab_size * 4),
-        mp_obj_new_int_from_uint(llm_kv_bytes(&c, ctx, mp_obj_is_true(kv_in))),
+        new_size(llm_state_bytes(&c, ctx) + (uint64_t)c.vocab_size * 4),
+        new_size(llm_kv_bytes(&c, ctx, mp_obj_is_true(kv_in))),
     };
     return mp_obj_new_tuple(2, sizes);
 }

@@ -13,24 +13,24 @@ static int max_row(const llm_config_t *c) {
     return c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
 }
 
-size_t llm_state_bytes(const llm_config_t *c, int ctx) {
-    size_t floats = (size_t)c->dim * 5          // x, xb, xb2, q, kv_tmp
-        + (size_t)c->hidden_dim * 2             // hb, hb2
-        + (size_t)c->n_heads * ctx              // att
-        + (size_t)c->vocab_size                 // logits
-        + (size_t)max_row(c)                    // xqs (at most one scale per element)
-        + (size_t)(c->dim / c->n_heads) / 2 * 3; // rope freq, cos, sin
-    size_t bytes = floats * sizeof(float) + (size_t)max_row(c);  // xq
-    return (bytes + 3) & ~(size_t)3;
+uint64_t llm_state_bytes(const llm_config_t *c, int ctx) {
+    uint64_t floats = (uint64_t)c->dim * 5        // x, xb, xb2, q, kv_tmp
+        + (uint64_t)c->hidden_dim * 2             // hb, hb2
+        + (uint64_t)c->n_heads * ctx              // att
+        + (uint64_t)c->vocab_size                 // logits
+        + (uint64_t)max_row(c)                    // xqs (at most one scale per element)
+        + (uint64_t)(c->dim / c->n_heads) / 2 * 3; // rope freq, cos, sin
+    uint64_t bytes = floats * sizeof(float) + (uint64_t)max_row(c);  // xq
+    return (bytes + 3) & ~(uint64_t)3;
 }
 
-size_t llm_kv_bytes(const llm_config_t *c, int ctx, int kv_q8) {
-    size_t n = (size_t)c->n_layers * ctx * kv_dim(c);
+uint64_t llm_kv_bytes(const llm_config_t *c, int ctx, int kv_q8) {
+    uint64_t n = (uint64_t)c->n_layers * ctx * kv_dim(c);
     if (!kv_q8) {
         return 2 * n * sizeof(float);
     }
-    size_t scales = (size_t)c->n_layers * ctx * c->n_kv_heads;
-    return 2 * (((n + 3) & ~(size_t)3) + scales * sizeof(float));
+    uint64_t scales = (uint64_t)c->n_layers * ctx * c->n_kv_heads;
+    return 2 * (((n + 3) & ~(uint64_t)3) + scales * sizeof(float));
 }
 
 void llm_model_bind_state(llm_model_t *m, void *state, void *kv) {

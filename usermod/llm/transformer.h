@@ -48,8 +48,9 @@ typedef struct {
 } llm_model_t;
 
 // Bytes of activations and KV cache that a model needs (llm_model_bind_state).
-size_t llm_state_bytes(const llm_config_t *cfg, int ctx);
-size_t llm_kv_bytes(const llm_config_t *cfg, int ctx, int kv_q8);
+// 64-bit so that a 32-bit MCU can tell "too big" from a wrapped-around size.
+uint64_t llm_state_bytes(const llm_config_t *cfg, int ctx);
+uint64_t llm_kv_bytes(const llm_config_t *cfg, int ctx, int kv_q8);
 
 // Point the activation and KV pointers into caller-provided memory:
 // state needs llm_state_bytes, kv needs llm_kv_bytes (both 4-byte aligned).
