@@ -87,42 +87,10 @@ float llm_f16_to_f32(uint16_t h) {
     return f;
 }
 
-// Integer dot product of two int8 vectors.  Any order of integer additions
-// gives the same result, so SIMD is free to regroup them.
-#if defined(__SSE2__)
-#include <emmintrin.h>
-static inline __m128i widen_lo(__m128i v) {
-    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
-}
-static inline __m128i widen_hi(__m128i v) {
-    return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8);
-}
-static inline int32_t dot_q8(const int8_t *a, const int8_t *b, int n) {
-    __m128i acc = _mm_setzero_si128();
-    int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        __m128i va = _mm_loadu_si128((const __m128i *)(a + j));
-        __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_lo(va), widen_lo(vb)));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_hi(va), widen_hi(vb)));
-    }
-    if (j + 8 <= n) {
-        __m128i va = _mm_loadl_epi64((const __m128i *)(a + j));
-        __m128i vb = _mm_loadl_epi64((const __m128i *)(b + j));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_lo(va), widen_lo(vb)));
-        j += 8;
-    }
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
-    int32_t dot = _mm_cvtsi128_si32(acc);
-    for (; j < n; j++) {
-        dot += (int32_t)a[j] * (int32_t)b[j];
-    }
-    return dot;
-}
-#else
-// Unrolled by four with two accumulators: MCU compilers at -O2 do not unroll,
-// and the loop overhead would cost as much as the multiply-adds.
+// Integer dot products: any order of integer additions gives the same
+// result, so they are free to regroup.  Unrolled by four with two
+// accumulators, as MCU compilers at -O2 do not unroll and the loop overhead
+// would cost as much as the multiply-adds.
 static inline int32_t dot_q8(const int8_t *a, const int8_t *b, int n) {
     int32_t d0 = 0, d1 = 0;
     int j = 0;
@@ -135,17 +103,61 @@ static inline int32_t dot_q8(const int8_t *a, const int8_t *b, int n) {
     }
     return d0 + d1;
 }
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+// SSE2 (x86-64 hosts): x's codes are widened to int16 once per matmul, and
+// each row's int8 weights are widened in registers for pmaddwd.
+#define LLM_WIDE_X_MAX (16384)
+static inline __m128i widen_lo(__m128i v) {
+    return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+}
+static inline __m128i widen_hi(__m128i v) {
+    return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8);
+}
+static inline int32_t dot_q8_wide(const int8_t *a, const int16_t *x, int n) {
+    __m128i acc = _mm_setzero_si128();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m128i va = _mm_loadu_si128((const __m128i *)(a + j));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_lo(va), _mm_loadu_si128((const __m128i *)(x + j))));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_hi(va), _mm_loadu_si128((const __m128i *)(x + j + 8))));
+    }
+    if (j + 8 <= n) {
+        __m128i va = _mm_loadl_epi64((const __m128i *)(a + j));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen_lo(va), _mm_loadu_si128((const __m128i *)(x + j))));
+        j += 8;
+    }
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
+    int32_t dot = _mm_cvtsi128_si32(acc);
+    for (; j < n; j++) {
+        dot += (int32_t)a[j] * (int32_t)x[j];
+    }
+    return dot;
+}
 #endif
 
 void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
     const int8_t *w, const uint16_t *ws, int n, int d, int gs) {
     int groups = n / gs;
+    #if defined(__SSE2__)
+    int16_t xw[LLM_WIDE_X_MAX];
+    int wide = n <= LLM_WIDE_X_MAX;
+    for (int j = 0; wide && j < n; j++) {
+        xw[j] = xq[j];
+    }
+    #endif
     for (int i = 0; i < d; i++) {
         const int8_t *row = w + (intptr_t)i * n;
         const uint16_t *row_scales = ws + (intptr_t)i * groups;
         float sum = 0.0f;
         for (int g = 0; g < groups; g++) {
+            #if defined(__SSE2__)
+            int32_t dot = wide ? dot_q8_wide(row + g * gs, xw + g * gs, gs) : dot_q8(row + g * gs, xq + g * gs, gs);
+            #else
             int32_t dot = dot_q8(row + g * gs, xq + g * gs, gs);
+            #endif
             sum += (float)dot * llm_f16_to_f32(row_scales[g]) * xs[g];
         }
         out[i] = sum;
