@@ -7,10 +7,14 @@ import time
 import tty
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def mpremote(port, *args, timeout=60):
-    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+    # From the repository's top directory, so relative paths work as a user types them.
+    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], cwd=REPO,
                        capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, f"mpremote {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
+    assert r.returncode == 0, f"mpremote {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r.stdout
 
 

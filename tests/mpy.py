@@ -30,6 +30,8 @@ import tempfile
 import numpy as np
 import pytest
 
+from host import firmware as host_firmware
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TIMEOUT = 60
 
@@ -79,7 +81,7 @@ def catch(fn, *args, **kwargs):
 
 def firmware():
     """Path of the firmware; fails the calling test if it is missing."""
-    path = os.environ.get("LLM_FIRMWARE") or os.path.join(ROOT, "build", "micropython")
+    path = host_firmware.path()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail("firmware %s not found or not executable: build it with `make` "
                     "(or set LLM_FIRMWARE)" % path, pytrace=False)

@@ -25,6 +25,7 @@ import sys
 
 import pytest
 
+import devicetools
 from host import convert, emulator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -193,11 +194,7 @@ def test_api_and_error_messages_are_the_firmware_module_s(built, firmware):
 # ---- armv7m: the emulated MCU, installed with mip --------------------------
 
 def mpremote(port, *args, timeout=300):
-    # From the repository's top directory, with relative paths, as a user types it.
-    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port] + list(args), cwd=REPO,
-                       capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, "mpremote %s failed:\n%s\n%s" % (" ".join(args), r.stdout[-3000:], r.stderr[-3000:])
-    return r.stdout
+    return devicetools.mpremote(port, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
