@@ -21,7 +21,19 @@ MODEL ?= $(BUILD_DIR)/stories260K_int8.llm
 
 TYPINGS := $(BUILD_DIR)/typings
 
-.PHONY: all help firmware-unix micropython-src models run test bench clean deploy repl check-port typecheck stubs
+# ESP32-S3 test tools: xtensa-esp32s3-elf-gcc from PATH (ESP-IDF's) when there
+# is one, else the test toolchain unpacked from $(SHARED_DIR)/toolchains into
+# deps/s3-tools, checked by sha256.  The emulated S3 core and esp-nn always come
+# from there.  `make s3-tools` unpacks them; nothing is downloaded.
+S3_TOOLS_DIR ?= $(CURDIR)/deps/s3-tools
+S3_GCC_ON_PATH := $(shell command -v xtensa-esp32s3-elf-gcc 2>/dev/null)
+S3_BIN ?= $(if $(S3_GCC_ON_PATH),$(patsubst %/,%,$(dir $(S3_GCC_ON_PATH))),$(S3_TOOLS_DIR)/xtensa-esp32s3-elf/bin)
+S3_QEMU ?= $(S3_TOOLS_DIR)/qemu-xtensa-esp32s3/bin/qemu-system-xtensa
+S3_QEMU_PLUGINS ?= $(S3_TOOLS_DIR)/qemu-xtensa-esp32s3/lib/qemu-plugins
+ESPNN_DIR ?= $(S3_TOOLS_DIR)/esp-nn
+S3_TOOLS_STAMP := $(S3_TOOLS_DIR)/.unpacked
+
+.PHONY: s3-tools all help firmware-unix micropython-src models run test bench clean deploy repl check-port typecheck stubs
 
 include boards/qemu/qemu.mk
 include boards/esp32/esp32.mk
@@ -47,10 +59,17 @@ help:
 	@echo "make stock-unix / stock-qemu    MicroPython without our module, to test the .mpy"
 	@echo "make typecheck       mypy over app/ with MicroPython's stubs and usermod/llm/_llm.pyi"
 	@echo "make stubs           regenerate stubs/llm (the llm package's public API) from app/"
+	@echo "make s3-tools        unpack the ESP32-S3 test compiler, emulated S3 core and esp-nn from SHARED_DIR"
 	@echo "make clean           remove build/"
 	@echo "Variables: MICROPY_DIR=<your MicroPython 1.25 checkout>  MODELS_DIR=<dir with the models>"
 
 micropython-src: $(MICROPY_DIR)/py/mpconfig.h
+
+s3-tools: $(S3_TOOLS_STAMP)
+
+$(S3_TOOLS_STAMP): host/unpack-s3-tools.sh
+	sh host/unpack-s3-tools.sh $(SHARED_DIR) $(S3_TOOLS_DIR)
+	@touch $@
 
 $(MICROPY_DIR)/py/mpconfig.h:
 	sh host/fetch-micropython.sh $(dir $(MICROPY_DIR:/=))

@@ -9,7 +9,8 @@
 #   make stock-qemu                            build/qemu-stock/firmware.elf: boards/qemu, no _llm, nothing frozen
 #
 # Needs: python3 with pyelftools and ar (pip), gcc (x64), arm-none-eabi-gcc
-# (armv7m), ESP-IDF's xtensa-esp32s3-elf-gcc or xtensa-esp32-elf-gcc (xtensawin).
+# (armv7m), xtensa-esp32s3-elf-gcc (xtensawin: ESP-IDF's on PATH, else the test
+# toolchain that `make s3-tools` unpacks).
 
 NATMOD_REPO ?= $(CURDIR)
 NATMOD_OUT = $(NATMOD_REPO)/build/natmod
@@ -29,20 +30,22 @@ define natmod_build
 	x64) command -v gcc >/dev/null || { echo "error: ARCH=x64 needs gcc" >&2; exit 1; } ;; \
 	armv7m) command -v arm-none-eabi-gcc >/dev/null || { \
 		echo "error: ARCH=armv7m needs arm-none-eabi-gcc (apt install gcc-arm-none-eabi)" >&2; exit 1; } ;; \
-	xtensawin) command -v xtensa-esp32s3-elf-gcc >/dev/null || command -v xtensa-esp32-elf-gcc >/dev/null || { \
-		echo "error: ARCH=xtensawin (ESP32, ESP32-S3) needs ESP-IDF's compiler xtensa-esp32s3-elf-gcc" >&2; \
-		echo "  (or xtensa-esp32-elf-gcc) on PATH: install ESP-IDF v5.2 (./install.sh esp32s3), then" >&2; \
-		echo "  run '. \$$IDF_PATH/export.sh' in this shell.  Debian's xtensa-lx106-elf-gcc is the" >&2; \
-		echo "  ESP8266's compiler (ARCH=xtensa), not the ESP32's." >&2; exit 1; } ;; \
+	xtensawin) PATH="$(S3_BIN):$$PATH" command -v xtensa-esp32s3-elf-gcc >/dev/null || \
+		PATH="$(S3_BIN):$$PATH" command -v xtensa-esp32-elf-gcc >/dev/null || { \
+		echo "error: ARCH=xtensawin (ESP32, ESP32-S3) needs xtensa-esp32s3-elf-gcc: ESP-IDF's on PATH" >&2; \
+		echo "  ('. \$$IDF_PATH/export.sh'), or the test toolchain: make s3-tools SHARED_DIR=..." >&2; exit 1; } ;; \
 	*) echo "error: ARCH=$(1): give ARCH=x64, armv7m or xtensawin" >&2; exit 1 ;; \
 	esac
 	@[ "$(1)" = x64 ] || $(NATMOD_PYTHON) -c "import ar" 2>/dev/null || { \
 		echo "error: ARCH=$(1) links libgcc.a, which needs: pip install ar" >&2; exit 1; }
-	$(MAKE) -C $(NATMOD_REPO)/usermod/natmod ARCH=$(1) MPY_DIR=$(MICROPY_DIR) \
+	PATH="$(S3_BIN):$$PATH" $(MAKE) -C $(NATMOD_REPO)/usermod/natmod ARCH=$(1) MPY_DIR=$(MICROPY_DIR) \
 		OUT=$(NATMOD_OUT)/$(1) PYTHON=$(NATMOD_PYTHON)
 endef
 
-natmod: $(MICROPY_DIR)/py/mpconfig.h
+# xtensawin takes the S3 test toolchain when ESP-IDF's compiler is not on PATH.
+NATMOD_TOOLS = $(if $(filter xtensawin,$(NATMOD_ARCH)),$(if $(S3_GCC_ON_PATH),,$(S3_TOOLS_STAMP)))
+
+natmod: $(MICROPY_DIR)/py/mpconfig.h $(NATMOD_TOOLS)
 	$(call natmod_build,$(NATMOD_ARCH))
 
 natmod-all: $(MICROPY_DIR)/py/mpconfig.h
