@@ -8,6 +8,22 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)  # so that `import host.llama2` works
 
 
+# Test files whose every test needs more than the host firmware; see pytest.ini.
+FILE_MARKERS = {
+    "test_device.py": "device",
+    "test_emulator_smoke.py": "device",
+    "test_natmod.py": "cross",
+    "test_xtensa.py": "cross",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marker = FILE_MARKERS.get(os.path.basename(str(item.fspath)))
+        if marker:
+            item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def shared_dir():
     """The shared data directory: $LLM_SHARED_DIR, default <repo>/../shared."""
