@@ -33,7 +33,7 @@ S3_QEMU_PLUGINS ?= $(S3_TOOLS_DIR)/qemu-xtensa-esp32s3/lib/qemu-plugins
 ESPNN_DIR ?= $(S3_TOOLS_DIR)/esp-nn
 S3_TOOLS_STAMP := $(S3_TOOLS_DIR)/.unpacked
 
-.PHONY: s3-tools all help firmware-unix micropython-src models run test bench clean deploy repl check-port typecheck stubs
+.PHONY: check s3-tools all help firmware-unix micropython-src models run test bench clean deploy repl check-port typecheck stubs
 
 include boards/qemu/qemu.mk
 include boards/esp32/esp32.mk
@@ -44,7 +44,8 @@ all: $(FIRMWARE)
 help:
 	@echo "make                 build the host firmware: build/micropython (MicroPython unix port + _llm + frozen llm)"
 	@echo "make run             build, then print a story from stories260K (MODELS_DIR=$(MODELS_DIR))"
-	@echo "make test            run every test (pytest)"
+	@echo "make test            install what is missing (apt, pip), then run every test (pytest)"
+	@echo "make check           the quick host-only tests (no emulators, no cross compilers)"
 	@echo "make bench           instructions per token under callgrind, tokens/s, interpreter share"
 	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
 	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
@@ -92,8 +93,15 @@ run: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
 $(MODELS_DIR)/stories260K.bin:
 	$(MAKE) models
 
-test: $(FIRMWARE)
+# The README's test command: installs what is missing first (see the script).
+test:
+	sh host/setup-test-deps.sh $(PYTHON)
+	$(MAKE) $(FIRMWARE)
 	$(PYTHON) -m pytest -q tests
+
+# The quick subset: only the host firmware, no emulators or cross compilers.
+check: $(FIRMWARE)
+	$(PYTHON) -m pytest -q -m "not device and not s3 and not cross and not asan" tests
 
 bench: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
 	$(PYTHON) -m host bench --firmware $(FIRMWARE) --models $(MODELS_DIR)
