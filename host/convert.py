@@ -12,8 +12,8 @@ import sys
 import numpy as np
 
 from host import llama2, modelfile
+from host.fileformat import V2_MAGIC
 
-V2_MAGIC = 0x616B3432  # "ak42"
 V2_HEADER = 256
 
 
@@ -36,7 +36,7 @@ def read_q80(path):
     cfg_vals = struct.unpack_from("<7i", data, 8)
     shared = data[36] != 0
     (gs,) = struct.unpack_from("<i", data, 37)
-    config = llama2.validate_config(dict(zip(llama2.CONFIG_KEYS, cfg_vals)))
+    config = llama2.validate_config(dict(zip(llama2.CONFIG_NAMES, cfg_vals)))
     dim, hidden, L = config["dim"], config["hidden_dim"], config["n_layers"]
     if gs <= 0:
         raise ValueError("%s: group size %d is not positive" % (path, gs))
@@ -86,7 +86,7 @@ def write_q80(path, config, weights, group_size):
     """Write a llama2.c version-2 (Q8_0) file the way llama2.c's export.py
     does: groups run over each flattened tensor (which is only right when
     the group size divides the rows).  Used to test the reader."""
-    c = [config[k] for k in llama2.CONFIG_KEYS]
+    c = [config[k] for k in llama2.CONFIG_NAMES]
     shared = weights["wcls"] is weights["token_embedding_table"]
     out = bytearray(struct.pack("<Ii7iBi", V2_MAGIC, 2, *c, int(shared), group_size))
     out += b"\0" * (V2_HEADER - len(out))

@@ -30,15 +30,16 @@ import struct
 
 import numpy as np
 
+from host.fileformat import CONFIG_NAMES
+
 __all__ = [
-    "CONFIG_KEYS", "WEIGHT_NAMES",
+    "CONFIG_NAMES", "WEIGHT_NAMES",
     "validate_config", "weight_shapes", "checkpoint_size",
     "read_checkpoint", "write_checkpoint", "random_checkpoint", "random_weights",
     "read_tokenizer", "write_tokenizer", "random_tokenizer",
 ]
 
-# header order in the file
-CONFIG_KEYS = ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")
+# CONFIG_NAMES: the header's order in the file
 
 # weight tensors in file order (wcls comes after the two freq_cis tables, and only if unshared)
 WEIGHT_NAMES = (
@@ -58,7 +59,7 @@ def validate_config(config):
     Raises ValueError with a clear message on any inconsistency.
     """
     out = {}
-    for key in CONFIG_KEYS:
+    for key in CONFIG_NAMES:
         if key not in config:
             raise ValueError("config is missing %r" % key)
         val = config[key]
@@ -148,7 +149,7 @@ def parse_checkpoint(buf, name="checkpoint"):
     if len(buf) < _HEADER.size:
         raise ValueError("%s: truncated header (%d bytes, need %d)" % (name, len(buf), _HEADER.size))
     header = _HEADER.unpack_from(buf, 0)
-    raw = dict(zip(CONFIG_KEYS, header))
+    raw = dict(zip(CONFIG_NAMES, header))
     vocab = raw["vocab_size"]
     if vocab == 0:
         raise ValueError("%s: vocab_size is 0" % name)
@@ -219,9 +220,9 @@ def write_checkpoint(path, config, weights, shared=True):
             if tuple(arr.shape) != tuple(shape):
                 raise ValueError("weights[%r] has shape %r, expected %r" % (wname, arr.shape, shape))
         parts.append(np.ascontiguousarray(arr, dtype="<f4").tobytes())
-    header = [cfg[k] for k in CONFIG_KEYS]
+    header = [cfg[k] for k in CONFIG_NAMES]
     if not shared:
-        header[CONFIG_KEYS.index("vocab_size")] = -cfg["vocab_size"]
+        header[CONFIG_NAMES.index("vocab_size")] = -cfg["vocab_size"]
     with open(path, "wb") as f:
         f.write(_HEADER.pack(*header))
         for p in parts:

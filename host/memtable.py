@@ -17,7 +17,7 @@ print(json.dumps([_llm.memory(%(cfg)r, %(ctx)d, False), _llm.memory(%(cfg)r, %(c
 
 
 def rows(name, cfg, files):
-    c = tuple(cfg[k] for k in modelfile.CONFIG_KEYS)
+    c = tuple(cfg[k] for k in modelfile.CONFIG_NAMES)
     (act, kv32), (_, kv8) = firmware.run_code(SNIPPET % {"cfg": c, "ctx": cfg["seq_len"]})
     out = []
     for kind, path in files:

@@ -8,15 +8,8 @@ import struct
 
 import numpy as np
 
-MAGIC = b"uLLM"
-VERSION = 1
-HEADER_SIZE = 64
-HEADER_FORMAT = "<4sII7iIIIIII"  # magic, version, header_size, config, flags, table, tok, tok size, index, file size
-ALIGN = 16
-F32, Q8 = 0, 1
-FLAG_SHARED_CLASSIFIER = 1
-LAYER_TENSORS = ("rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3")
-CONFIG_KEYS = ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")
+from host.fileformat import (ALIGN, CONFIG_NAMES, F32, FLAG_SHARED_CLASSIFIER, HEADER_FORMAT, HEADER_SIZE,
+                             LAYER_TENSORS, MAGIC, Q8, TABLE_ENTRY_SIZE, VERSION, n_tensors)
 # Scales are IEEE halves: 2 bytes per group, so groups of at least 40
 # keep them within 5% of the int8 bytes.
 MIN_GROUP = 40
@@ -93,21 +86,21 @@ class _Writer:
 def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared=None, progress=None):
     """Write a .llm file.
 
-    config: dict with CONFIG_KEYS; weights: host.llama2's dict of float32
+    config: dict with CONFIG_NAMES; weights: host.llama2's dict of float32
     arrays; tok_bytes: the raw tokenizer.bin.  dtype "int8" quantises every
     matrix (norms stay float32); group_size None picks one per tensor.
     weights may also carry ready int8 tensors as (codes, half scales) tuples.
     """
-    c = [int(config[k]) for k in CONFIG_KEYS]
+    c = [int(config[k]) for k in CONFIG_NAMES]
     dim, hidden, n_layers, n_heads, n_kv, vocab, seq_len = c
     if shared is None:
         shared = weights["wcls"] is weights["token_embedding_table"]
     offsets, order = tokenizer_index(tok_bytes, vocab)
-    n_tensors = 3 + 9 * n_layers
+    entries = n_tensors(n_layers)
 
     w = _Writer()
     w.buf += b"\0" * HEADER_SIZE
-    table_off = w.put(b"\0" * (16 * n_tensors))
+    table_off = w.put(b"\0" * (TABLE_ENTRY_SIZE * entries))
     tok_off = w.put(bytes(tok_bytes))
     index_off = w.put(offsets.tobytes() + order.tobytes())
 
@@ -135,12 +128,11 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
     if progress:
         progress(1, steps)
     for l in range(n_layers):
-        put_norm(weights["rms_att_weight"][l])
-        for name in ("wq", "wk", "wv", "wo"):
-            put_matrix(name, weights[name][l])
-        put_norm(weights["rms_ffn_weight"][l])
-        for name in ("w1", "w2", "w3"):
-            put_matrix(name, weights[name][l])
+        for name in LAYER_TENSORS:
+            if name.startswith("rms_"):
+                put_norm(weights[name + "_weight"][l])
+            else:
+                put_matrix(name, weights[name][l])
         if progress:
             progress(2 + l, steps)
     put_norm(weights["rms_final_weight"])
@@ -153,7 +145,7 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
     w.align()
     if len(w.buf) >= 1 << 31:
         raise ValueError("the model would take %d bytes; the format's int32 offsets stop at 2 GiB" % len(w.buf))
-    struct.pack_into("<%di" % (4 * n_tensors), w.buf, table_off, *[v for e in table for v in e])
+    struct.pack_into("<%di" % (4 * entries), w.buf, table_off, *[v for e in table for v in e])
     header = struct.pack(HEADER_FORMAT, MAGIC, VERSION, HEADER_SIZE, *c,
                          FLAG_SHARED_CLASSIFIER if shared else 0, table_off, tok_off, len(tok_bytes),
                          index_off, len(w.buf))
@@ -175,7 +167,7 @@ def read_header(data):
         raise ValueError("not a .llm file (magic %r)" % magic)
     if version != VERSION:
         raise ValueError(".llm version %d is not supported (this reads version %d)" % (version, VERSION))
-    config = dict(zip(CONFIG_KEYS, fields[3:10]))
+    config = dict(zip(CONFIG_NAMES, fields[3:10]))
     flags, table_off, tok_off, tok_size, index_off, file_size = fields[10:]
     return {"config": config, "shared": bool(flags & FLAG_SHARED_CLASSIFIER), "table_offset": table_off,
             "tokenizer_offset": tok_off, "tokenizer_size": tok_size, "index_offset": index_off,
@@ -183,6 +175,6 @@ def read_header(data):
 
 
 def read_table(data, header):
-    n = 3 + 9 * header["config"]["n_layers"]
+    n = n_tensors(header["config"]["n_layers"])
     vals = struct.unpack_from("<%di" % (4 * n), data, header["table_offset"])
     return [tuple(vals[4 * i:4 * i + 4]) for i in range(n)]

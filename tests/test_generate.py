@@ -310,7 +310,7 @@ def test_api_generate_stream_pieces(firmware, R, stories):
     assert res["default_steps"] == b"".join(ref_pieces(R, tr, tok, "", 256, 1.0, 0.9, 133742)).decode()
     assert res["bytes_prompt"] == b"".join(ref_pieces(R, tr, tok, b"Lily", 30, 0.0, 0.9, 0)).decode()
     c = tr.config
-    assert res["info"] == [[c[k] for k in llama2.CONFIG_KEYS], c["seq_len"], "f32", c["vocab_size"]]
+    assert res["info"] == [[c[k] for k in llama2.CONFIG_NAMES], c["seq_len"], "f32", c["vocab_size"]]
 
 
 def test_api_ctx_bound(firmware, R, stories):

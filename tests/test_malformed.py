@@ -19,7 +19,7 @@ from host import reference as R
 
 # dim, hidden, layers, heads, kv_heads, vocab, seq_len
 BASE = (48, 172, 2, 6, 2, 300, 32)
-CONFIG_NAMES = llama2.CONFIG_KEYS
+CONFIG_NAMES = llama2.CONFIG_NAMES
 
 
 @pytest.fixture(scope="module")

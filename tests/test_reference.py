@@ -325,7 +325,7 @@ def test_matmul_rmsnorm_sequential_order():
 
 def test_stories260k_header(stories_path):
     cfg, w = llama2.read_checkpoint(stories_path)
-    assert {k: cfg[k] for k in llama2.CONFIG_KEYS} == dict(
+    assert {k: cfg[k] for k in llama2.CONFIG_NAMES} == dict(
         dim=64, hidden_dim=172, n_layers=5, n_heads=8, n_kv_heads=4, vocab_size=512, seq_len=512)
     assert cfg["shared_classifier"] and cfg["head_size"] == 8 and cfg["kv_dim"] == 32
     assert w["wcls"] is w["token_embedding_table"]

@@ -5,10 +5,7 @@
 import struct
 from array import array
 
-HEADER = 28
-F32 = 0
-Q8 = 1
-CONFIG_NAMES = ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")
+from .fileformat import CONFIG_NAMES, F32, LAYER_TENSORS, V0_HEADER_SIZE, VOCAB_SIZE
 
 
 def check_config(cfg, what):
@@ -23,18 +20,18 @@ def check_config(cfg, what):
 
 
 def read_header(f, path):
-    data = f.read(HEADER)
-    if data is None or len(data) != HEADER:
+    data = f.read(V0_HEADER_SIZE)
+    if data is None or len(data) != V0_HEADER_SIZE:
         raise ValueError("%s: too short for a llama2.c checkpoint header" % path)
     cfg = list(struct.unpack("<7i", data))
-    shared = cfg[5] > 0
-    cfg[5] = abs(cfg[5])
+    shared = cfg[VOCAB_SIZE] > 0
+    cfg[VOCAB_SIZE] = abs(cfg[VOCAB_SIZE])
     check_config(cfg, path)
     return tuple(cfg), shared
 
 
 def layout(cfg, shared):
-    """Tensor table (offset, F32, 0, 0) x (3 + 9 * n_layers) and file size."""
+    """Tensor table (offset, F32, 0, 0) x fileformat.n_tensors(n_layers) and file size."""
     dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
     kv_dim = dim // heads * kv_heads
     head_size = dim // heads
@@ -45,8 +42,8 @@ def layout(cfg, shared):
     }
     # Tensors are stored all layers at a time: every rms_att, then every wq...
     starts = {}
-    off = HEADER
-    for name in ("embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3"):
+    off = V0_HEADER_SIZE
+    for name in ("embedding",) + LAYER_TENSORS:
         starts[name] = off
         off += sizes[name] * 4 * (1 if name == "embedding" else layers)
     rms_final = off
@@ -57,7 +54,7 @@ def layout(cfg, shared):
         off += vocab * dim * 4
     entries = [starts["embedding"], F32, 0, 0]
     for l in range(layers):
-        for name in ("rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3"):
+        for name in LAYER_TENSORS:
             entries += (starts[name] + l * sizes[name] * 4, F32, 0, 0)
     entries += (rms_final, F32, 0, 0, classifier, F32, 0, 0)
     # The tensor table holds int32 offsets: no table past 2 GiB.

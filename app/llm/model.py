@@ -8,6 +8,7 @@ import time
 import _llm
 
 from . import llama2, modelfile
+from .fileformat import CONFIG_NAMES, SEQ_LEN, VOCAB_SIZE
 
 MYPY = False
 if MYPY:  # type checkers only; MicroPython has no typing module
@@ -99,11 +100,11 @@ class Model:
 
     @property
     def vocab_size(self) -> int:
-        return self.config[5]
+        return self.config[VOCAB_SIZE]
 
     def _steps(self, steps: 'Optional[int]') -> int:
         # llama2.c clamps steps to seq_len; -n counts the prompt's tokens too.
-        seq_len = self.config[6]
+        seq_len = self.config[SEQ_LEN]
         if steps is None or steps <= 0 or steps > seq_len:
             steps = seq_len
         return steps
@@ -194,7 +195,7 @@ class Model:
     def info(self) -> dict:
         """Config and where the bytes are: a dict."""
         gc.collect()
-        d = dict(zip(llama2.CONFIG_NAMES, self.config))
+        d = dict(zip(CONFIG_NAMES, self.config))
         d.update(self._parts)
         d["ctx"] = self.ctx
         d["kv"] = self.kv
@@ -269,7 +270,7 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     if kv not in KV_TYPES:
         raise ValueError("kv must be one of %s, not %r" % (KV_TYPES, kv))
     config, table, tok_layout, weights_type = _read_layout(checkpoint)
-    seq_len = config[6]
+    seq_len = config[SEQ_LEN]
     if ctx is None:
         ctx = seq_len
     if ctx <= 0 or ctx > seq_len:
@@ -281,16 +282,16 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     parts = {"weights_bytes": file_size(checkpoint), "weights_where": "?", "weights_type": weights_type,
              "kv_bytes": kv_bytes, "activation_bytes": activation_bytes,
              "tokenizer_bytes": file_size(tokenizer) if tokenizer else tok_layout[1],
-             "tokenizer_where": "?", "tokenizer_index_bytes": 8 * config[5] if tokenizer else 0}
+             "tokenizer_where": "?", "tokenizer_index_bytes": 8 * config[VOCAB_SIZE] if tokenizer else 0}
     weights = tok_data = tok = None
     try:
         weights, parts["weights_where"] = open_buffer(checkpoint)
         if tokenizer:
             tok_data, parts["tokenizer_where"] = open_buffer(tokenizer)
-            tok = _llm.Tokenizer(tok_data, config[5])
+            tok = _llm.Tokenizer(tok_data, config[VOCAB_SIZE])
         else:
             parts["tokenizer_where"] = parts["weights_where"]
-            tok = _llm.Tokenizer(weights, config[5], tok_layout[0], tok_layout[1], tok_layout[2])
+            tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
         core = _llm.Model(weights, table, config, ctx, kv == "int8")
     except MemoryError:
         weights = tok_data = tok = None
@@ -301,7 +302,7 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
 def info(model: Model) -> None:
     """Print model.info() as a table."""
     d = model.info()
-    for key in llama2.CONFIG_NAMES + ("ctx", "kv"):
+    for key in CONFIG_NAMES + ("ctx", "kv"):
         print("%-22s %s" % (key, d[key]))
     for part in ("weights", "tokenizer"):
         print("%-22s %d bytes (%s)" % (part, d[part + "_bytes"], d[part + "_where"]))

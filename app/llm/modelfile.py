@@ -5,13 +5,8 @@ import struct
 from array import array
 
 from . import llama2
-
-MAGIC = b"uLLM"
-VERSION = 1
-HEADER_SIZE = 64
-HEADER_FORMAT = "<4sII7iIIIIII"
-ALIGN = 16
-FLAG_SHARED_CLASSIFIER = 1
+from .fileformat import (ALIGN, HEADER_FORMAT, HEADER_SIZE, MAGIC, N_LAYERS, Q8, TABLE_ENTRY_SIZE, VERSION,
+                         VOCAB_SIZE, n_tensors)
 
 
 def is_model_file(head):
@@ -40,22 +35,22 @@ def read_layout(f, path, size):
     if file_size != size:
         raise ValueError("%s: file has %d bytes but its header says %d (truncated or a partial copy?)"
                          % (path, size, file_size))
-    n_tensors = 3 + 9 * config[2]
-    vocab = config[5]
-    for what, off, length in (("tensor table", table_off, 16 * n_tensors),
+    entries = n_tensors(config[N_LAYERS])
+    vocab = config[VOCAB_SIZE]
+    for what, off, length in (("tensor table", table_off, TABLE_ENTRY_SIZE * entries),
                               ("tokenizer", tok_off, tok_size),
                               ("tokenizer index", index_off, 8 * vocab)):
         if off < HEADER_SIZE or off % 4 or length < 0 or off + length > size:
             raise ValueError("%s: %s at offset %d, %d bytes, lies outside the %d-byte file"
                              % (path, what, off, length, size))
     f.seek(table_off)
-    raw = f.read(16 * n_tensors)
-    if raw is None or len(raw) != 16 * n_tensors:
+    raw = f.read(TABLE_ENTRY_SIZE * entries)
+    if raw is None or len(raw) != TABLE_ENTRY_SIZE * entries:
         raise ValueError("%s: tensor table truncated" % path)
     table = array("i", raw)
-    for i in range(n_tensors):
+    for i in range(entries):
         off, kind, gs, soff = table[4 * i:4 * i + 4]
-        if off % ALIGN or (kind == 1 and soff % ALIGN):
+        if off % ALIGN or (kind == Q8 and soff % ALIGN):
             raise ValueError("%s: tensor %d is not %d-byte aligned (offset %d)" % (path, i, ALIGN, off))
-    weights_type = "int8" if 1 in [table[i + 1] for i in range(0, len(table), 4)] else "f32"
+    weights_type = "int8" if Q8 in [table[i + 1] for i in range(0, len(table), 4)] else "f32"
     return config, table, (tok_off, tok_size, index_off), weights_type

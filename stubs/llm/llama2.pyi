@@ -1,11 +1,6 @@
-from _typeshed import Incomplete
-
-HEADER: int
-F32: int
-Q8: int
-CONFIG_NAMES: Incomplete
+from .fileformat import CONFIG_NAMES as CONFIG_NAMES, F32 as F32, LAYER_TENSORS as LAYER_TENSORS, V0_HEADER_SIZE as V0_HEADER_SIZE, VOCAB_SIZE as VOCAB_SIZE
 
 def check_config(cfg, what) -> None: ...
 def read_header(f, path): ...
 def layout(cfg, shared):
-    """Tensor table (offset, F32, 0, 0) x (3 + 9 * n_layers) and file size."""
+    """Tensor table (offset, F32, 0, 0) x fileformat.n_tensors(n_layers) and file size."""

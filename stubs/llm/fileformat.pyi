@@ -1,0 +1,25 @@
+from _typeshed import Incomplete
+
+CONFIG_NAMES: Incomplete
+DIM: Incomplete
+HIDDEN_DIM: Incomplete
+N_LAYERS: Incomplete
+N_HEADS: Incomplete
+N_KV_HEADS: Incomplete
+VOCAB_SIZE: Incomplete
+SEQ_LEN: Incomplete
+LAYER_TENSORS: Incomplete
+F32: int
+Q8: int
+V0_HEADER_SIZE: int
+V2_MAGIC: int
+MAGIC: bytes
+VERSION: int
+HEADER_SIZE: int
+HEADER_FORMAT: str
+TABLE_ENTRY_SIZE: int
+ALIGN: int
+FLAG_SHARED_CLASSIFIER: int
+
+def n_tensors(n_layers: int) -> int:
+    """Entries of the tensor list: the embedding, every layer's, rms_final, the classifier."""
