@@ -3,9 +3,10 @@ import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)  # so that `import host.llama2` works
+from repo import REPO
+
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)  # so that `import host.llama2` works
 
 
 # Test files whose every test needs more than the host firmware; see pytest.ini.
@@ -27,7 +28,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def shared_dir():
     """The shared data directory: $LLM_SHARED_DIR, default <repo>/../shared."""
-    path = os.environ.get("LLM_SHARED_DIR") or os.path.join(REPO_ROOT, os.pardir, "shared")
+    path = os.environ.get("LLM_SHARED_DIR") or os.path.join(REPO, os.pardir, "shared")
     path = os.path.abspath(path)
     if not os.path.isdir(path):
         if os.environ.get("CI"):

@@ -5,9 +5,9 @@ import subprocess
 import sys
 import time
 import tty
+from repo import REPO
 
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def mpremote(port, *args, timeout=60):

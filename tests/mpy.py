@@ -32,7 +32,7 @@ import pytest
 
 from host import firmware as host_firmware
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from repo import REPO as ROOT
 DEFAULT_TIMEOUT = 60
 
 _MARK = "\x1eR "

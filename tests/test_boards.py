@@ -21,9 +21,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from repo import REPO
+
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(REPO)
 ESP32 = ROOT / "boards" / "esp32"
 MICROPY_DIR = Path(os.environ.get("MICROPY_DIR", ROOT / "deps" / "micropython-1.25.0"))
 

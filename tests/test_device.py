@@ -16,13 +16,8 @@ import pytest
 
 from devicetools import Pty, mpremote
 from host import convert, firmware, llama2
+from repo import REPO, make
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make(*args, timeout=600):
-    return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

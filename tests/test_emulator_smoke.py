@@ -19,24 +19,23 @@ import pytest
 
 from host import emulator  # the repo root is on sys.path (conftest.py)
 from devicetools import Pty, mpremote
+from repo import REPO, make_ok
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ELF = os.path.join(REPO, "build", "qemu", "firmware.elf")
 
 
 @pytest.fixture(scope="session")
-def firmware():
-    r = subprocess.run(["make", "qemu-firmware"], cwd=REPO, capture_output=True, text=True)
-    assert r.returncode == 0, f"make qemu-firmware failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+def qemu_elf():
+    make_ok("qemu-firmware")
     assert os.path.isfile(ELF), f"{ELF} was not built"
     return ELF
 
 
 @pytest.fixture(scope="module")
-def device(firmware, tmp_path_factory):
+def device(qemu_elf, tmp_path_factory):
     log = tmp_path_factory.mktemp("qemu") / "emulator.log"
-    proc, pty = emulator.start(firmware, log=str(log))
+    proc, pty = emulator.start(qemu_elf, log=str(log))
     yield pty
     emulator.stop(proc)
 
@@ -107,14 +106,14 @@ def test_ctrl_c_interrupts_running_code(device):
         con.close()
 
 
-def test_preloaded_romfs(firmware, tmp_path):
+def test_preloaded_romfs(qemu_elf, tmp_path):
     src = tmp_path / "romfs"
     src.mkdir()
     (src / "hello.txt").write_text("preloaded\n")
     img = tmp_path / "img.romfs"
     subprocess.run([sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", str(img),
                     "build", str(src)], check=True, capture_output=True, timeout=60)
-    proc, pty = emulator.start(firmware, romfs=str(img), log=str(tmp_path / "emulator.log"))
+    proc, pty = emulator.start(qemu_elf, romfs=str(img), log=str(tmp_path / "emulator.log"))
     try:
         out = mpremote(pty, "exec", "print(open('/rom/hello.txt').read())")
         assert out.strip() == "preloaded"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from host import convert, firmware, llama2, modelfile, quality, romfs
+from repo import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")

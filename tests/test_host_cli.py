@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
+from repo import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = ("convert", "romfs", "deploy", "run", "info", "models", "bench")
 
 

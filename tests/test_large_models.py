@@ -17,6 +17,7 @@ import pytest
 
 import mpy
 from host import llama2
+from repo import REPO
 
 M64 = (1 << 64) - 1
 
@@ -80,7 +81,7 @@ def test_int8_default_flags_and_api(R, model, tok32k_path, tmp_path):
     path, tr, tok, name = model
     out = tmp_path / (name + "_int8.llm")
     r = subprocess.run(["python3", "-m", "host", "convert", path, tok32k_path, str(out), "--int8"],
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       cwd=REPO,
                        capture_output=True)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     p = cli(out, "-t", "0", "-n", "12", "-i", "Once upon a time")

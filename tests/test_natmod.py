@@ -19,7 +19,6 @@ Needs gcc, arm-none-eabi-gcc, qemu-system-arm, mpremote, pyelftools and ar
 """
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -27,8 +26,8 @@ import pytest
 
 import devicetools
 from host import convert, emulator
+from repo import REPO, make_ok
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(REPO, "build")
 STOCK_UNIX = os.path.join(BUILD, "unix-stock", "micropython")
 STOCK_QEMU = os.path.join(BUILD, "qemu-stock", "firmware.elf")
@@ -40,14 +39,8 @@ def natmod_dir(arch):
     return os.path.join(BUILD, "natmod", arch)
 
 
-def make(*targets, timeout=900):
-    cmd = ["make", "--no-print-directory", "-j%d" % min(4, os.cpu_count() or 1)]
-    with open(os.path.join(REPO, "Makefile")) as f:
-        included = re.search(r"^\s*-?include\s+\S*usermod/natmod/natmod\.mk", f.read(), re.M)
-    if not included:
-        cmd += ["-f", "Makefile", "-f", "usermod/natmod/natmod.mk"]
-    r = subprocess.run(cmd + list(targets), cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, "make %s failed:\n%s\n%s" % (" ".join(targets), r.stdout[-3000:], r.stderr[-3000:])
+def make(*targets):
+    make_ok(*targets, jobs=min(4, os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from host import llama2
 from host import reference as R
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from repo import REPO as REPO_ROOT
 M64 = (1 << 64) - 1
 
 

@@ -5,12 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+from repo import REPO, make
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make(*args):
-    return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=REPO, capture_output=True, text=True)
 
 
 def mypy(*paths, config=None):

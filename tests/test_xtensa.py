@@ -11,9 +11,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from repo import REPO
+
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(REPO)
 SCRIPT = ROOT / "host" / "xtensa-check.sh"
 SPECS = Path("/usr/lib/xtensa-lx106-elf/picolibc.specs")
 INSTALL = "apt-get install gcc-xtensa-lx106 picolibc-xtensa-lx106-elf"
