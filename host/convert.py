@@ -13,6 +13,7 @@ import numpy as np
 
 from host import llama2, modelfile
 from host.fileformat import V2_MAGIC
+from host.progress import Bar
 
 V2_HEADER = 256
 
@@ -140,15 +141,10 @@ def main(argv=None):
     ap.add_argument("--group-size", type=int, help="int8 group size (default: per tensor, the smallest"
                     " divisor of the row length that is at least %d)" % modelfile.MIN_GROUP)
     args = ap.parse_args(argv)
-
-    def progress(done, total):
-        sys.stderr.write("\rconverting: %d/%d" % (done, total))
-        if done == total:
-            sys.stderr.write("\n")
-
     try:
-        size = convert(args.checkpoint, args.tokenizer, args.output, "int8" if args.int8 else "f32",
-                       args.group_size, progress)
+        with Bar("converting") as bar:
+            size = convert(args.checkpoint, args.tokenizer, args.output, "int8" if args.int8 else "f32",
+                           args.group_size, bar.update)
     except (OSError, ValueError) as e:
         sys.stderr.write("error: %s\n" % e)
         return 1

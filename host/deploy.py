@@ -22,29 +22,9 @@ import sys
 import zlib
 
 from host import romfs
+from host.progress import Bar
 
 CHUNK = 4096
-
-
-_last = {}
-
-
-def progress(label, done, total):
-    if not sys.stderr.isatty():
-        # In logs, a line per quarter instead of a redrawn bar.
-        quarter = 4 * done // max(total, 1)
-        if _last.get(label) == quarter:
-            return
-        _last[label] = quarter
-        sys.stderr.write("%s: %d%% (%d/%d bytes)\n" % (label, 100 * done // max(total, 1), done, total))
-        return
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write("\r%s [%s%s] %3d%% %d/%d bytes" % (label, "#" * filled, "." * (width - filled),
-                                                        100 * done // max(total, 1), done, total))
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def sha256_of(path):
@@ -133,15 +113,16 @@ def deploy_romfs(board, files):
     offsets = list(range(0, len(image), chunk_size))
     # The header chunk goes last: until it is written the partition is not a ROMFS.
     order = offsets[1:] + offsets[:1]
-    for n, off in enumerate(order):
-        chunk = image[off:off + chunk_size]
-        chunk += b"\xff" * (chunk_size - len(chunk)) if has_object else bytes(chunk_size - len(chunk))
-        send_chunk(board, chunk)
-        if has_object:
-            board.exec("dev.writeblocks(%d,buf,%d)" % (off // block, off % block))
-        else:
-            board.exec("vfs.rom_ioctl(4,0,%d,buf)" % off)
-        progress("writing ROMFS", min((n + 1) * chunk_size, len(image)), len(image))
+    with Bar("writing ROMFS", len(image), unit="bytes") as bar:
+        for n, off in enumerate(order):
+            chunk = image[off:off + chunk_size]
+            chunk += b"\xff" * (chunk_size - len(chunk)) if has_object else bytes(chunk_size - len(chunk))
+            send_chunk(board, chunk)
+            if has_object:
+                board.exec("dev.writeblocks(%d,buf,%d)" % (off // block, off % block))
+            else:
+                board.exec("vfs.rom_ioctl(4,0,%d,buf)" % off)
+            bar.update(min((n + 1) * chunk_size, len(image)))
     if not has_object:
         board.eval("vfs.rom_ioctl(5,0)")
     board.soft_reset()  # remounts /rom
@@ -154,8 +135,8 @@ def deploy_fs(board, files):
         name = "/" + os.path.basename(p)
         data = open(p, "rb").read()
         board.exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass" % (name + ".part"))
-        board.t.fs_writefile(name + ".part", data, chunk_size=1024,
-                             progress_callback=lambda done, total, n=name: progress("copying " + n, done, total))
+        with Bar("copying " + name, len(data), unit="bytes") as bar:
+            board.t.fs_writefile(name + ".part", data, chunk_size=1024, progress_callback=bar.update)
         placed.append((name, p))
     return placed
 

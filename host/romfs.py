@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+from host.progress import Bar
+
 ROMFS_HEADER = b"\xd2\xcd\x31"
 KIND_PADDING, KIND_DATA, KIND_FILE = 1, 2, 5
 ALIGN = 16
@@ -32,9 +34,10 @@ def varuint(value, width=None):
     return bytes(out)
 
 
-def file_record(name, data, pos):
-    """The file record for name/data placed at image offset pos, with the
-    data aligned.  Returns the record's bytes."""
+def file_record_head(name, size, pos):
+    """The file record for a size-byte file name placed at image offset
+    pos, up to its data, which then starts aligned: the record is these
+    bytes followed by the file's."""
     name_bytes = name.encode("utf-8")
     head_len = 1 + LEN_WIDTH  # kind byte + fixed-width length
     name_width = len(varuint(len(name_bytes)))
@@ -47,43 +50,83 @@ def file_record(name, data, pos):
     payload = varuint(len(name_bytes), name_width) + name_bytes
     if need:
         payload += bytes([KIND_PADDING]) + varuint(need - 2) + b"\0" * (need - 2)
-    payload += bytes([KIND_DATA]) + varuint(len(data), LEN_WIDTH) + data
-    record = bytes([KIND_FILE]) + varuint(len(payload), LEN_WIDTH) + payload
-    assert (pos + len(record) - len(data)) % ALIGN == 0
-    return record
+    payload += bytes([KIND_DATA]) + varuint(size, LEN_WIDTH)
+    head = bytes([KIND_FILE]) + varuint(len(payload) + size, LEN_WIDTH) + payload
+    assert (pos + len(head)) % ALIGN == 0
+    return head
 
 
-def build(files):
-    """files: list of (name, bytes) for the root directory.  Returns the image."""
+def file_record(name, data, pos):
+    """The file record for name/data placed at image offset pos, with the
+    data aligned.  Returns the record's bytes."""
+    return file_record_head(name, len(data), pos) + data
+
+
+def layout(files):
+    """files: list of (name, size) for the root directory.  Returns the
+    image's header, each file record's head, and the bytes that end the
+    image; the image is these with each file's data after its head."""
     names = [n for n, _ in files]
     if len(set(names)) != len(names):
         raise ValueError("duplicate file names")
     for n in names:
         if not n or "/" in n:
             raise ValueError("bad file name %r" % n)
-    body = bytearray()
     start = len(ROMFS_HEADER) + LEN_WIDTH
-    for name, data in files:
-        body += file_record(name, data, start + len(body))
-    if (start + len(body)) % 2:
-        # The whole record must have even length; a 3-byte padding record fixes parity.
-        body += bytes([KIND_PADDING, 1, 0])
-    return ROMFS_HEADER + varuint(len(body), LEN_WIDTH) + bytes(body)
+    heads = []
+    pos = start
+    for name, size in files:
+        heads.append(file_record_head(name, size, pos))
+        pos += len(heads[-1]) + size
+    # The whole record must have even length; a 3-byte padding record fixes parity.
+    tail = bytes([KIND_PADDING, 1, 0]) if pos % 2 else b""
+    header = ROMFS_HEADER + varuint(pos + len(tail) - start, LEN_WIDTH)
+    return header, heads, tail
+
+
+def build(files):
+    """files: list of (name, bytes) for the root directory.  Returns the image."""
+    header, heads, tail = layout([(n, len(d)) for n, d in files])
+    return b"".join([header] + [h + d for h, (_, d) in zip(heads, files)] + [tail])
+
+
+COPY_CHUNK = 1 << 20
 
 
 def write_image(output, paths, progress=None):
-    files = []
-    for i, p in enumerate(paths):
-        with open(p, "rb") as f:
-            files.append((os.path.basename(p), f.read()))
-        if progress:
-            progress(i + 1, len(paths))
-    image = build(files)
+    """Write the image of paths to output, streaming the files' data
+    through; progress(done, total) is called with bytes of the image."""
+    sizes = [os.path.getsize(p) for p in paths]
+    header, heads, tail = layout([(os.path.basename(p), n) for p, n in zip(paths, sizes)])
+    total = len(header) + sum(len(h) for h in heads) + sum(sizes) + len(tail)
     tmp = output + ".part"
-    with open(tmp, "wb") as f:
-        f.write(image)
+    try:
+        with open(tmp, "wb") as out:
+            out.write(header)
+            for path, size, head in zip(paths, sizes, heads):
+                out.write(head)
+                copied = 0
+                with open(path, "rb") as f:
+                    while True:
+                        chunk = f.read(COPY_CHUNK)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        copied += len(chunk)
+                        if progress:
+                            progress(out.tell(), total)
+                if copied != size:
+                    # The record's lengths were fixed from the size seen before.
+                    raise ValueError("%s changed size while being read" % path)
+            out.write(tail)
+            if progress:
+                progress(out.tell(), total)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     os.replace(tmp, output)
-    return len(image)
+    return total
 
 
 def main(argv=None):
@@ -92,7 +135,8 @@ def main(argv=None):
     ap.add_argument("files", nargs="+", help="files to put in the image's root")
     args = ap.parse_args(argv)
     try:
-        size = write_image(args.output, args.files)
+        with Bar("writing " + os.path.basename(args.output), unit="bytes") as bar:
+            size = write_image(args.output, args.files, bar.update)
     except (OSError, ValueError) as e:
         sys.stderr.write("error: %s\n" % e)
         return 1

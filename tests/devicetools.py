@@ -3,6 +3,7 @@ import os
 import select
 import subprocess
 import sys
+import termios
 import time
 import tty
 from repo import REPO
@@ -49,3 +50,31 @@ class Pty:
             if select.select([self.fd], [], [], left)[0]:
                 out += os.read(self.fd, 4096)
         return out
+
+
+# A host firmware on a pseudo-terminal (pty.fork), as a user runs it.
+
+def read_until(fd, marker, timeout, out=b"", since=0):
+    """Read the terminal until marker shows up in out[since:]."""
+    deadline = time.monotonic() + timeout
+    while marker not in out[since:]:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError("no %r within %s s; got %r" % (marker, timeout, out[-500:]))
+        try:
+            out += os.read(fd, 65536)
+        except OSError:
+            break
+    return out
+
+
+def type_line(fd, line, timeout=30):
+    """Type a line at the prompt.  The unix port's input() prints its prompt
+    and only then switches the terminal to raw mode, flushing input: wait for
+    the switch (ICANON off) so that the line is not thrown away."""
+    deadline = time.monotonic() + timeout
+    while termios.tcgetattr(fd)[3] & termios.ICANON:
+        if time.monotonic() > deadline:
+            raise AssertionError("the terminal never went to raw mode for input()")
+        time.sleep(0.01)
+    os.write(fd, line + b"\r")

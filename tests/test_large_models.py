@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import mpy
+from devicetools import read_until, type_line
 from host import llama2
 from repo import REPO
 
@@ -117,19 +118,6 @@ def test_heapsize_flag_still_bounds_the_model(model, tok32k_path):
     assert b"needs about" in p.stderr and b"bytes of heap" in p.stderr
 
 
-def read_until(fd, marker, timeout):
-    out = b""
-    deadline = time.monotonic() + timeout
-    while marker not in out:
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r within %s s; got %r" % (marker, timeout, out[-500:]))
-        try:
-            out += os.read(fd, 4096)
-        except OSError:
-            break
-    return out
-
-
 def test_repl_recovers_from_ctrl_c_on_15m(firmware, tmp_path, tok32k_path):
     path = tmp_path / "r15m.bin"
     make_checkpoint(path, SHAPES["stories15M"], seed=99)
@@ -143,16 +131,16 @@ def test_repl_recovers_from_ctrl_c_on_15m(firmware, tmp_path, tok32k_path):
             os._exit(127)
     try:
         read_until(fd, b"> ", 30)
-        os.write(fd, b"Once upon a time\n")
+        type_line(fd, b"Once upon a time")
         time.sleep(0.3)  # mid-story: 256 steps of a 15M model take longer than this
         os.write(fd, b"\x03")  # Ctrl-C, which the terminal turns into SIGINT
-        after = read_until(fd, b"> ", 30)
+        after = read_until(fd, b"\n> ", 30)
         assert b"[stopped]" in after  # interrupted mid-story, not finished before the Ctrl-C
         # Back at the prompt: the same model generates again, to the end of a short story.
-        os.write(fd, b"Tom\n")
-        again = read_until(fd, b"> ", 60)
+        type_line(fd, b"Tom")
+        again = read_until(fd, b"\n> ", 60)
         assert b"Tom" in again
-        os.write(fd, b"\n")
+        type_line(fd, b"")
         done = read_until(fd, b"REPL-DONE", 30)
         assert b"Traceback" not in after + again + done
     finally:

@@ -97,6 +97,10 @@ class Model:
         self._rng = bytearray(8)
         self.tokens_per_second = 0.0
         self.stop_reason = None  # type: Optional[str]
+        # What resume_tokens() continues from: the last story's prompt, and the
+        # token still to be fed with its position (None: nothing to continue).
+        self._prompt = []  # type: list[int]
+        self._next = None  # type: Optional[tuple[int, int]]
 
     @property
     def vocab_size(self) -> int:
@@ -122,16 +126,47 @@ class Model:
             seed = _time_seed()
         # llama2.c keeps the seed in an unsigned 64-bit int: -5 is 2**64 - 5.
         self._rng[:] = struct.pack("<q" if seed < 0 else "<Q", seed)
+        self._next = None  # the KV cache is about to be overwritten
         prompt_tokens = self.tokenizer.encode(prompt)
-        steps = self._steps(steps)
-        core = self._core
-        token = prompt_tokens[0]
+        self._prompt = prompt_tokens
+        yield from self._run(prompt_tokens[0], 0, self._steps(steps), temperature, top_p)
+
+    def resume_tokens(self, steps: 'Optional[int]' = 256, temperature: float = 1.0,
+                      top_p: float = 0.9) -> 'Iterator[tuple[int, int]]':
+        """Continue the last story from where it stopped, for up to steps more
+        positions (None or <= 0: to the end of the context), yielding
+        (previous token, token) as tokens() does.  The KV cache is used as it
+        is: the prompt is not read again, and the random state goes on, so
+        tokens(p, a) then resume_tokens(b) gives what tokens(p, a + b) does.
+
+        Raises ValueError when there is nothing to continue: no story yet,
+        a story that ended (the model gave BOS), or a full context.
+        """
+        if self._next is None:
+            if self.stop_reason == "bos":
+                raise ValueError("the story has ended: the model began a new one")
+            raise ValueError("there is no story to continue")
+        token, pos = self._next
+        if pos >= self.ctx:
+            raise ValueError("the %d-token context is full" % self.ctx)
+        if temperature is None or temperature < 0:
+            temperature = 0.0
+        if top_p is None or top_p < 0 or top_p > 1:
+            top_p = 0.9
+        end = self.ctx if steps is None or steps <= 0 else pos + steps
+        return self._run(token, pos, end, temperature, top_p)
+
+    def _run(self, token: int, pos: int, end: int, temperature: float,
+             top_p: float) -> 'Iterator[tuple[int, int]]':
+        # Feeds token at pos, and each next one, until position end.
+        prompt_tokens = self._prompt
         n_prompt = len(prompt_tokens)
+        core = self._core
+        first = pos
         self.stop_reason = "steps"
         self.tokens_per_second = 0.0
         start = None
-        pos = 0
-        while pos < steps:
+        while pos < end:
             if pos >= self.ctx:
                 self.stop_reason = "ctx"
                 sys.stderr.write("\n[llm: the %d-token context is full; generation stopped]\n" % self.ctx)
@@ -144,14 +179,21 @@ class Model:
             pos += 1
             if nxt == BOS:
                 self.stop_reason = "bos"
+                self._next = None
                 break
+            # One store, with no branch (where MicroPython raises a pending
+            # KeyboardInterrupt) between it and the yield: after Ctrl-C the
+            # resume point is the old one or this one, and both are valid,
+            # since feeding a token again at its position rewrites the same
+            # KV row.
+            self._next = (nxt, pos)
             yield token, nxt
             token = nxt
             if start is None:
                 start = _ticks_ms()
-        if start is not None and pos > 1:
+        if start is not None and pos - first > 1:
             elapsed = _ticks_diff(_ticks_ms(), start)
-            self.tokens_per_second = (pos - 1) / (elapsed / 1000) if elapsed > 0 else float("inf")
+            self.tokens_per_second = (pos - first - 1) / (elapsed / 1000) if elapsed > 0 else float("inf")
 
     def pieces(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
                top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[bytes]':

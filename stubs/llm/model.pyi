@@ -23,6 +23,16 @@ class Model:
     def vocab_size(self) -> int: ...
     def tokens(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[tuple[int, int]]:
         """Yield (previous token, token) for each position, prompt included."""
+    def resume_tokens(self, steps: int | None = 256, temperature: float = 1.0, top_p: float = 0.9) -> Iterator[tuple[int, int]]:
+        """Continue the last story from where it stopped, for up to steps more
+        positions (None or <= 0: to the end of the context), yielding
+        (previous token, token) as tokens() does.  The KV cache is used as it
+        is: the prompt is not read again, and the random state goes on, so
+        tokens(p, a) then resume_tokens(b) gives what tokens(p, a + b) does.
+
+        Raises ValueError when there is nothing to continue: no story yet,
+        a story that ended (the model gave BOS), or a full context.
+        """
     def pieces(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[bytes]:
         """Yield the raw bytes llama2.c's decode() gives for each token."""
     def stream(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[str]:
