@@ -33,11 +33,14 @@ S3_QEMU_PLUGINS ?= $(S3_TOOLS_DIR)/qemu-xtensa-esp32s3/lib/qemu-plugins
 ESPNN_DIR ?= $(S3_TOOLS_DIR)/esp-nn
 S3_TOOLS_STAMP := $(S3_TOOLS_DIR)/.unpacked
 
-.PHONY: check s3-tools all help firmware-unix micropython-src models run test bench clean deploy repl check-port typecheck stubs
+.PHONY: check s3-tools all help firmware-unix micropython-src models run test bench bench-s3 clean deploy repl check-port typecheck stubs
 
 include boards/qemu/qemu.mk
 include boards/esp32/esp32.mk
 include usermod/natmod/natmod.mk
+include boards/s3sim/s3sim.mk
+include boards/unix/sanitize.mk
+include tests/s3kernels/s3kernels.mk
 
 all: $(FIRMWARE)
 
@@ -47,6 +50,8 @@ help:
 	@echo "make test            install what is missing (apt, pip), then run every test (pytest)"
 	@echo "make check           the quick host-only tests (no emulators, no cross compilers)"
 	@echo "make bench           instructions per token under callgrind, tokens/s, interpreter share"
+	@echo "make bench-s3        executed ESP32-S3 instructions per token on the emulated core, and estimated tok/s"
+	@echo "make s3-harness      the kernels on the emulated S3 core vs the host, bit for bit (tests/s3kernels)"
 	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
 	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
 	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT   ESP32-S3 firmware (needs ESP-IDF)"
@@ -61,6 +66,14 @@ help:
 	@echo "make typecheck       mypy over app/ with MicroPython's stubs and usermod/llm/_llm.pyi"
 	@echo "make stubs           regenerate stubs/llm (the llm package's public API) from app/"
 	@echo "make s3-tools        unpack the ESP32-S3 test compiler, emulated S3 core and esp-nn from SHARED_DIR"
+	@echo "make s3-firmware                emulated ESP32-S3 core (boards/s3sim): build/s3sim/firmware.elf [MICROPY_HEAP_SIZE= ROMFS_BYTES= S3SIM_BUILD=]"
+	@echo "make s3-firmware-psram          the same with a PSRAM-sized heap (S3_PSRAM_HEAP=4000000): build/s3sim-psram"
+	@echo "make s3-stock                   boards/s3sim without _llm and the frozen package (for the xtensawin .mpy)"
+	@echo "make emulator-s3                start the emulated ESP32-S3 core (qemu sim, esp32s3) and print its PORT"
+	@echo "make emulator-s3-stop           stop it"
+	@echo "make s3-run SCRIPT=f.py [ROMFS_IMG=img]   run a script on a fresh emulated S3 core and print its output"
+	@echo "make asan            build/asan/micropython: the host firmware with AddressSanitizer + UBSan"
+	@echo "make fuzz N=20000    the fuzz test (mutated .bin, .llm, tokenizer files) with N cases on the asan firmware"
 	@echo "make clean           remove build/"
 	@echo "Variables: MICROPY_DIR=<your MicroPython 1.25 checkout>  MODELS_DIR=<dir with the models>"
 
@@ -105,6 +118,20 @@ check: $(FIRMWARE)
 
 bench: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
 	$(PYTHON) -m host bench --firmware $(FIRMWARE) --models $(MODELS_DIR)
+
+# Executed ESP32-S3 instructions per token on the emulated core (host/bench_s3.py),
+# on an s3sim build of its own whose heap and ROMFS hold a stories15M-shaped model.
+S3_BENCH_BUILD := $(BUILD_DIR)/s3sim-bench
+S3_BENCH_VARS := S3SIM_BUILD=$(S3_BENCH_BUILD) MICROPY_HEAP_SIZE=8000000 ROMFS_BYTES=0x1000000
+S3_BENCH_JSON := $(BUILD_DIR)/bench-s3.json
+S3SIM_MK_FLAGS = $(if $(filter boards/s3sim/s3sim.mk,$(MAKEFILE_LIST)),,-f Makefile -f boards/s3sim/s3sim.mk)
+
+bench-s3: $(S3_TOOLS_STAMP) $(MODELS_DIR)/stories260K.bin
+	$(MAKE) $(S3SIM_MK_FLAGS) s3-firmware $(S3_BENCH_VARS)
+	$(MAKE) $(S3K_PCPROF)
+	$(PYTHON) -m host bench-s3 --firmware $(S3_BENCH_BUILD)/firmware.elf --models $(MODELS_DIR) --json > $(S3_BENCH_JSON)
+	$(PYTHON) -m host bench-s3 --from-json $(S3_BENCH_JSON)
+	$(PYTHON) -m host s3-estimate $(S3_BENCH_JSON)
 
 $(BUILD_DIR)/stories260K_int8.llm: $(MODELS_DIR)/stories260K.bin
 	@mkdir -p $(BUILD_DIR)

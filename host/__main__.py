@@ -8,6 +8,8 @@ Commands:
   info      a model's config and memory use, as the firmware loads it
   models    fetch stories260K.bin and tok512.bin, sha256-checked
   bench     instructions per token under callgrind
+  bench-s3  executed ESP32-S3 instructions per token on the emulated core (boards/s3sim)
+  s3-estimate  ESP32-S3 tokens/s estimated from bench-s3's counts (docs/s3-performance.md)
 
 python3 -m host COMMAND --help shows each command's options.
 """
@@ -84,6 +86,12 @@ def main(argv=None):
     if command == "bench":
         from host import bench
         return bench.main(rest)
+    if command == "bench-s3":
+        from host import bench_s3
+        return bench_s3.main(rest)
+    if command == "s3-estimate":
+        from host import s3model
+        return s3model.main(rest)
     if command == "run":
         return run(rest)
     if command == "info":

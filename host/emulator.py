@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Start (or stop) the emulated device: MicroPython's qemu port on mps2-an385.
+"""Start (or stop) an emulated device: MicroPython's qemu port on mps2-an385
+(Cortex-M3, boards/qemu), or with --s3 the s3sim port on qemu's `sim`
+machine with the ESP32-S3 core (boards/s3sim).
 
     python3 host/emulator.py [--elf build/qemu/firmware.elf] [--pidfile F] [--romfs IMG]
+    python3 host/emulator.py --s3 [--qemu QEMU] [--elf build/s3sim/firmware.elf] [--pidfile F] [--romfs IMG]
+    python3 host/emulator.py --s3 --run SCRIPT.py [--romfs IMG]
     python3 host/emulator.py --stop [--pidfile F]
 
 Starting runs qemu-system-arm in the background, detached from this script,
@@ -10,8 +14,12 @@ Talk to it with ``mpremote connect /dev/pts/N ...``. ``--romfs IMG`` preloads
 a ROMFS image into the board's ROMFS partition, as if it had been deployed
 with ``mpremote romfs deploy`` (the image is mounted at /rom at boot).
 
-The firmware is built with ``make qemu-firmware``; this script builds nothing.
-Tests import it: ``start(elf) -> (proc, pty)`` and ``stop(proc)``.
+``--run`` starts a fresh emulator, runs the script through mpremote, prints
+its output and stops the emulator.
+
+The firmware is built with ``make qemu-firmware`` (``make s3-firmware``); this
+script builds nothing.  Tests import it: ``start(elf) -> (proc, pty)`` (with
+``s3=True, qemu=...`` for the S3 core) and ``stop(proc)``.
 Stdlib only.
 """
 
@@ -28,6 +36,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ELF = os.path.join(REPO, "build", "qemu", "firmware.elf")
 DEFAULT_PIDFILE = os.path.join(REPO, "build", "qemu", "emulator.pid")
 QEMU = "qemu-system-arm"
+S3_QEMU = os.path.join(REPO, "deps", "s3-tools", "qemu-xtensa-esp32s3", "bin", "qemu-system-xtensa")
+S3_DEFAULT_ELF = os.path.join(REPO, "build", "s3sim", "firmware.elf")
+S3_DEFAULT_PIDFILE = os.path.join(REPO, "build", "s3sim", "emulator.pid")
 PTY_RE = re.compile(rb"char device redirected to (/dev/[^ \r\n]+)")
 
 
@@ -62,9 +73,22 @@ def romfs_region(elf):
     return syms["_board_romfs_start"], syms["_board_romfs_size"]
 
 
-def qemu_command(elf, romfs=None):
-    cmd = [QEMU, "-machine", "mps2-an385", "-nographic", "-monitor", "null",
-           "-semihosting", "-serial", "pty", "-kernel", elf]
+def qemu_command(elf, romfs=None, s3=False, qemu=None):
+    if s3:
+        # The sim machine routes the semihosting console to its first serial
+        # device; the host clock is handed over in _board_boot_time.
+        cmd = [qemu or S3_QEMU, "-M", "sim", "-cpu", "esp32s3", "-semihosting", "-nographic",
+               "-monitor", "none", "-serial", "pty", "-kernel", elf]
+        boot_time = elf_symbols(elf, {"_board_boot_time"}).get("_board_boot_time")
+        if boot_time is not None:
+            # A raw file, as the loader's data= option did not reach the RAM.
+            clock = os.path.join(os.path.dirname(os.path.abspath(elf)), "boot-time.bin")
+            with open(clock, "wb") as f:
+                f.write(struct.pack("<Q", int(time.time())))
+            cmd += ["-device", f"loader,file={clock},addr={boot_time:#x},force-raw=on"]
+    else:
+        cmd = [qemu or QEMU, "-machine", "mps2-an385", "-nographic", "-monitor", "null",
+               "-semihosting", "-serial", "pty", "-kernel", elf]
     if romfs:
         addr, size = romfs_region(elf)
         if os.path.getsize(romfs) > size:
@@ -73,17 +97,17 @@ def qemu_command(elf, romfs=None):
     return cmd
 
 
-def start(elf=DEFAULT_ELF, romfs=None, log=None, timeout=10.0, detach=False):
+def start(elf=DEFAULT_ELF, romfs=None, log=None, timeout=10.0, detach=False, s3=False, qemu=None):
     """Start qemu; return (proc, pty_path) once the serial pty exists.
 
     qemu's own output goes to the file `log` (default: <elf dir>/emulator.log).
     With detach=True qemu runs in its own session, so it outlives the caller.
     """
     if not os.path.isfile(elf):
-        raise FileNotFoundError(f"{elf} not found (build it with: make qemu-firmware)")
+        raise FileNotFoundError(f"{elf} not found (build it with: make {'s3-firmware' if s3 else 'qemu-firmware'})")
     log = log or os.path.join(os.path.dirname(os.path.abspath(elf)), "emulator.log")
     with open(log, "wb") as logf:
-        proc = subprocess.Popen(qemu_command(elf, romfs), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(qemu_command(elf, romfs, s3=s3, qemu=qemu), stdin=subprocess.DEVNULL,
                                 stdout=logf, stderr=subprocess.STDOUT, start_new_session=detach)
     deadline = time.monotonic() + timeout
     while True:
@@ -131,7 +155,7 @@ def _read_pid(pidfile):
 def _is_qemu(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return QEMU.encode() in f.read()
+            return b"qemu-system-" in f.read()
     except OSError:
         return True  # no /proc: trust the pid file
 
@@ -156,13 +180,36 @@ def stop_pidfile(pidfile):
     return 0
 
 
+def run_script(args):
+    """--run: a fresh emulator, the script through mpremote, then stop."""
+    try:
+        proc, pty = start(args.elf, romfs=args.romfs, s3=args.s3, qemu=args.qemu,
+                          log=os.path.join(os.path.dirname(os.path.abspath(args.elf)), "run.log"))
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        return subprocess.call([sys.executable, "-m", "mpremote", "connect", pty, "run", args.run])
+    finally:
+        stop(proc)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--elf", default=DEFAULT_ELF, help="firmware (default: %(default)s)")
-    ap.add_argument("--pidfile", default=DEFAULT_PIDFILE, help="pid file (default: %(default)s)")
+    ap.add_argument("--s3", action="store_true", help="the emulated ESP32-S3 core (boards/s3sim)")
+    ap.add_argument("--qemu", help="qemu binary (default: qemu-system-arm, or with --s3 " + S3_QEMU + ")")
+    ap.add_argument("--elf", help=f"firmware (default: {DEFAULT_ELF}, with --s3 {S3_DEFAULT_ELF})")
+    ap.add_argument("--pidfile", help=f"pid file (default: {DEFAULT_PIDFILE}, with --s3 {S3_DEFAULT_PIDFILE})")
+    ap.add_argument("--run", metavar="SCRIPT", help="run SCRIPT on a fresh emulator, print its output, stop")
     ap.add_argument("--romfs", help="ROMFS image to preload into the ROMFS partition")
     ap.add_argument("--stop", action="store_true", help="stop the emulator named by the pid file")
     args = ap.parse_args(argv)
+    args.elf = args.elf or (S3_DEFAULT_ELF if args.s3 else DEFAULT_ELF)
+    default_pidfile = S3_DEFAULT_PIDFILE if args.s3 else DEFAULT_PIDFILE
+    args.pidfile = args.pidfile or default_pidfile
+
+    if args.run:
+        return run_script(args)
 
     if args.stop:
         return stop_pidfile(args.pidfile)
@@ -173,7 +220,7 @@ def main(argv=None):
               f"{sys.argv[0]} --stop --pidfile {args.pidfile}", file=sys.stderr)
         return 1
     try:
-        proc, pty = start(args.elf, romfs=args.romfs, detach=True)
+        proc, pty = start(args.elf, romfs=args.romfs, detach=True, s3=args.s3, qemu=args.qemu)
     except (OSError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -183,7 +230,8 @@ def main(argv=None):
     print(f"PORT={pty}")
     print(f"emulator running (pid {proc.pid}); connect with: mpremote connect {pty} repl")
     print(f"stop it with: {sys.executable} {os.path.relpath(os.path.abspath(__file__))} --stop"
-          + ("" if args.pidfile == DEFAULT_PIDFILE else f" --pidfile {args.pidfile}"))
+          + (" --s3" if args.s3 else "")
+          + ("" if args.pidfile == default_pidfile else f" --pidfile {args.pidfile}"))
     return 0
 
 

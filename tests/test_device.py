@@ -122,7 +122,8 @@ def test_ctrl_c_stops_a_generation_and_the_model_stays_usable(deployed):
         con.write(b"Once upon a time\r")
         con.read_for(0.5)
         con.write(b"\x03")
-        out = con.read_until(b"[stopped]", timeout=30)
+        con.read_until(b"[stopped]", timeout=30)
+        con.read_until(b"\r\n> ", timeout=30)  # after the story's tok/s line
         con.write(b"The cat\r")
         out = con.read_until(b"\r\n> ", timeout=120)
         assert b"The cat" in out

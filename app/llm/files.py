@@ -31,8 +31,10 @@ def open_buffer(path: str) -> tuple:
         return mapped(path), "mapped"
     try:
         size = file_size(path)
-        buf = bytearray(size)
-        if f.readinto(buf) != size:
+        # bytes, not a bytearray: _llm uses read-only data in place, and
+        # would copy writable data that Python could change under it.
+        buf = f.read(size)
+        if len(buf) != size:
             raise ValueError("%s: short read" % path)
         return buf, "heap"
     finally:

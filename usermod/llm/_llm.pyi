@@ -27,6 +27,20 @@ def matmul_q8(out: Buffer, xq: Buffer, xs: Buffer, w: Buffer, ws: Buffer, group_
 def rmsnorm(out: Buffer, x: Buffer, weight: Buffer) -> None: ...
 def softmax(x: Buffer, n: int = ...) -> None:
     """In place over the first n items (default: all)."""
+def quantize_fast(xq: Buffer, xs: Buffer, x: Buffer, group_size: int) -> None:
+    """quantize()'s codes and scales, by the int8 KV cache's quantiser (a
+    vectorisable loop for groups of finite values above 2**-60)."""
+def exp_fast(x: Buffer) -> None:
+    """x = e**x in place: the int8 paths' exponential, within 2 ulp of expf
+    on [-87.33, 88]."""
+def attention_q8(out: Buffer, att: Buffer, q: Buffer, qs: Buffer, k: Buffer, ks: Buffer, v: Buffer, vs: Buffer,
+                 pos: int, heads: int = ...) -> None:
+    """Integer attention at position pos of `heads` query heads (default 1)
+    that share one KV head's block of an int8 KV cache: keys k and values v
+    transposed ([head_size][ctx] int8), scales ks and vs (ctx floats each);
+    q holds heads * head_size int8 with scales qs (heads floats); out gets
+    heads * head_size floats; att (heads * ctx floats) is left holding
+    e**(score - max score)."""
 def argmax(x: Buffer) -> int:
     """Index of the first maximum."""
 def swiglu(hb: Buffer, hb2: Buffer) -> None:

@@ -1,11 +1,18 @@
 #include <math.h>
 #include <string.h>
 #include "kernels.h"
+#if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
+#include "kernels_xtensa.h"
+#define LLM_X8 (1)
+#endif
 
 void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d) {
     // Four rows at a time share each load of x and the loop overhead; every
     // row still sums left to right, so results equal llama2.c's.
     int i = 0;
+    #if defined(LLM_X8)
+    i = llm_matmul_f32_x8(out, x, w, n, d);
+    #endif
     for (; i + 4 <= d; i += 4) {
         const float *r0 = w + (intptr_t)i * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
@@ -32,6 +39,12 @@ void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d) {
 }
 
 void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
+    // Codes stay in [-127, 127] for any input, as converting a float outside
+    // int's range (NaN, Inf, x / a tiny maximum) to int is undefined: NaN
+    // gives code 0 (fabsf(NaN) > amax is false, so NaN never is the maximum);
+    // an infinite maximum gives scale Inf, codes +-127 for +-Inf and 0 for the
+    // rest; a maximum so small that 127 / amax would overflow (subnormals)
+    // is scaled up by 2^64 first, which is exact.
     for (int g = 0; g < n / gs; g++) {
         const float *xg = x + g * gs;
         float amax = 0.0f;
@@ -48,14 +61,26 @@ void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
             memset(xq + g * gs, 0, (size_t)gs);
             continue;
         }
-        float inv = 127.0f / amax;
+        if (amax > 3.4028235e38f) {
+            for (int j = 0; j < gs; j++) {
+                xq[g * gs + j] = (int8_t)(xg[j] == amax ? 127 : (xg[j] == -amax ? -127 : 0));
+            }
+            continue;
+        }
+        float pre = amax < 0x1p-60f ? 0x1p64f : 1.0f;
+        float inv = 127.0f / (amax * pre);
         for (int j = 0; j < gs; j++) {
             // roundf without a libm call: |v| <= 127, so v minus its integer
             // part is exact and the comparison decides as roundf would.
-            float v = xg[j] * inv;
-            int r = (int)v;
-            float frac = v - (float)r;
-            r += (frac >= 0.5f) - (frac <= -0.5f);
+            float v = (xg[j] * pre) * inv;
+            int r;
+            if (v >= -127.0f && v <= 127.0f) {
+                r = (int)v;
+                float frac = v - (float)r;
+                r += (frac >= 0.5f) - (frac <= -0.5f);
+            } else {
+                r = v > 0.0f ? 127 : (v < 0.0f ? -127 : 0);  // rounding at the edge; NaN
+            }
             xq[g * gs + j] = (int8_t)r;
         }
     }
@@ -189,6 +214,10 @@ void llm_softmax(float *x, int n) {
         x[i] = expf(x[i] - max_val);
         sum += x[i];
     }
+    #if defined(LLM_X8)
+    llm_div_all(x, n, sum);
+    return;
+    #endif
     for (int i = 0; i < n; i++) {
         x[i] /= sum;
     }
@@ -223,6 +252,72 @@ void llm_rope_table(float *fcos, float *fsin, const float *freq, int head_size, 
         float val = (float)pos * freq[k];
         fcos[k] = cosf(val);
         fsin[k] = sinf(val);
+    }
+}
+
+// Doubles from here on: the basic IEEE operations alone, which every target
+// (x86 SSE2, soft-float Cortex-M, the S3's soft doubles) rounds identically,
+// so the portable RoPE table is the same bits everywhere.  libm's sinf and
+// powf differ by an ulp between C libraries, and int8 quantisation of q and
+// k turns one ulp into a different code, then a different token.
+
+// e**x for |x| < 700: 2**n * e**r, |r| <= ln2 / 2, Taylor to r**17 (error
+// below 1e-17 relative).
+static double exp_portable(double x) {
+    const double ln2_hi = 6.93147180369123816490e-01;  // 32 bits: n * ln2_hi exact
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double nf = x * 1.44269504088896338700 + 6755399441055744.0 - 6755399441055744.0;
+    double r = (x - nf * ln2_hi) - nf * ln2_lo;
+    double term = 1.0, sum = 1.0;
+    for (int i = 1; i <= 17; i++) {
+        term *= r / i;
+        sum += term;
+    }
+    int n = (int)nf;
+    double scale = 1.0;
+    for (; n > 0; n--) {
+        scale *= 2.0;
+    }
+    for (; n < 0; n++) {
+        scale *= 0.5;
+    }
+    return sum * scale;
+}
+
+// cos and sin of x for |x| < 2**20: x - k pi/2 in three parts (Cody and
+// Waite; k * each part is exact), then Taylor series on |r| <= pi/4.
+static void sincos_portable(double x, double *c, double *s) {
+    const double pio2_1 = 1.57079632673412561417e+00;  // 33 bits
+    const double pio2_2 = 6.07710050630396597660e-11;  // 33 bits
+    const double pio2_3 = 2.02226624879595063154e-21;
+    double kf = x * 6.36619772367581382433e-01 + 6755399441055744.0 - 6755399441055744.0;
+    double r = ((x - kf * pio2_1) - kf * pio2_2) - kf * pio2_3;
+    double r2 = r * r, sr = r, cr = 1.0, ts = r, tc = 1.0;
+    for (int i = 1; i <= 11; i++) {
+        ts *= -r2 / ((2 * i) * (2 * i + 1));
+        tc *= -r2 / ((2 * i - 1) * (2 * i));
+        sr += ts;
+        cr += tc;
+    }
+    switch ((int)kf & 3) {
+        case 0: *c = cr; *s = sr; break;
+        case 1: *c = -sr; *s = cr; break;
+        case 2: *c = -cr; *s = -sr; break;
+        default: *c = sr; *s = -cr; break;
+    }
+}
+
+void llm_rope_table_portable(float *fcos, float *fsin, int head_size, int pos) {
+    const double ln_10000 = 9.21034037197618273607;
+    for (int k = 0; k < head_size / 2; k++) {
+        // As llama2.c: a float frequency, a float angle, float cos and sin.
+        float power = (float)(2 * k) / (float)head_size;
+        float freq = 1.0f / (float)exp_portable(ln_10000 * (double)power);
+        float val = (float)pos * freq;
+        double c, s;
+        sincos_portable((double)val, &c, &s);
+        fcos[k] = (float)c;
+        fsin[k] = (float)s;
     }
 }
 
@@ -263,6 +358,20 @@ static void attention_scores(float *att, const float *q, const float *k, int kt,
 void llm_attention_f32(float *out, float *att, const float *q,
     const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size) {
     float root = sqrtf((float)head_size);
+    #if defined(LLM_X8)
+    if (kt == 1 && head_size % 8 == 0) {
+        // The same sums as below, eight dimensions per pass in registers.
+        for (int i0 = 0; i0 < head_size; i0 += 8) {
+            llm_scores_x8(att, q + i0, k + (intptr_t)i0 * ki, ki, pos + 1, i0 == 0);
+        }
+        llm_div_all(att, pos + 1, root);
+        llm_softmax(att, pos + 1);
+        for (int i0 = 0; i0 < head_size; i0 += 8) {
+            llm_values_x8(out + i0, att, v + i0, vt, pos + 1);
+        }
+        return;
+    }
+    #endif
     attention_scores(att, q, k, kt, ki, pos, head_size);
     for (int t = 0; t <= pos; t++) {
         att[t] /= root;

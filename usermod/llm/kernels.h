@@ -41,6 +41,10 @@ void llm_rope_freqs(float *freq, int head_size);
 // cos/sin of pos*freq for the head_size/2 pairs of one head.
 void llm_rope_table(float *fcos, float *fsin, const float *freq, int head_size, int pos);
 
+// The same table from basic double arithmetic only, identical on every
+// target; for the int8 paths, which llama2.c's libm bits cannot matter to.
+void llm_rope_table_portable(float *fcos, float *fsin, int head_size, int pos);
+
 // Rotate consecutive pairs of vec[n] (n a multiple of head_size) with the table.
 void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int head_size);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "py/runtime.h"
 #include "py/objarray.h"
+#include "attention_q8.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "sampler.h"
@@ -62,6 +63,87 @@ static int get_positive(mp_obj_t obj, qstr name) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be between 1 and 2**31-1"), name);
     }
     return (int)v;
+}
+
+// An array of count items of size bytes, or MemoryError: on a 32-bit MCU
+// count * size can wrap around to a small allocation.
+static void *new_array(size_t count, size_t size) {
+    if (count > SIZE_MAX / size) {
+        mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("array size exceeds the address space"));
+    }
+    return m_malloc(count * size);
+}
+
+// ---- buffers held across calls ---------------------------------------------
+// MicroPython has no lock on exported buffers: a bytearray can be resized,
+// which frees the memory a pointer taken earlier still points at.  A Model
+// keeps the object that owns its weights and checks before each use that
+// the buffer has not moved (held_check).  A writable memoryview is refused:
+// resizing its bytearray frees what the view points at, and nothing tells
+// the view.  A memory-mapped file stays mapped while the module uses it.
+
+#if defined(UNIX)
+typedef struct _llm_mapping_t {
+    mp_obj_base_t base;
+    void *addr;
+    size_t len;
+    struct _llm_mapping_t *next;
+} llm_mapping_t;
+
+// The live mappings.  Static memory is not scanned by the unix GC, so being
+// listed here does not keep a mapping alive.
+static llm_mapping_t *live_mappings;
+
+// The mapping that [buf, buf + len) lies in, if any: a memoryview of a
+// MappedFile, or a slice of one, does not keep the MappedFile alive.
+static mp_obj_t mapping_containing(const void *buf, size_t len) {
+    for (llm_mapping_t *m = live_mappings; m != NULL; m = m->next) {
+        uintptr_t start = (uintptr_t)m->addr, p = (uintptr_t)buf;
+        if (p >= start && p - start <= m->len && len <= m->len - (p - start)) {
+            return MP_OBJ_FROM_PTR(m);
+        }
+    }
+    return MP_OBJ_NULL;
+}
+#else
+static mp_obj_t mapping_containing(const void *buf, size_t len) {
+    (void)buf;
+    (void)len;
+    return MP_OBJ_NULL;
+}
+#endif
+
+typedef struct {
+    mp_obj_t obj;       // owns the buffer; kept alive
+    mp_obj_t mapping;   // the file mapping the buffer lies in, kept mapped, or NULL
+    const uint8_t *buf;
+    size_t len;
+} llm_held_t;
+
+static bool is_writable(mp_obj_t obj) {
+    mp_buffer_info_t info;
+    return mp_get_buffer(obj, &info, MP_BUFFER_WRITE);
+}
+
+static void hold(llm_held_t *h, mp_obj_t obj, qstr name) {
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(obj, &info, MP_BUFFER_READ);
+    if (mp_obj_get_type(obj)->name == MP_QSTR_memoryview && is_writable(obj)) {
+        mp_raise_msg_varg(&mp_type_ValueError,
+            MP_ERROR_TEXT("%q: a writable memoryview can outlive its memory; pass the object itself"), name);
+    }
+    h->obj = obj;
+    h->buf = info.buf;
+    h->len = info.len;
+    h->mapping = mapping_containing(info.buf, info.len);
+}
+
+static void held_check(const llm_held_t *h, qstr name) {
+    mp_buffer_info_t info;
+    if (!mp_get_buffer(h->obj, &info, MP_BUFFER_READ) || info.buf != h->buf || info.len != h->len) {
+        mp_raise_msg_varg(&mp_type_ValueError,
+            MP_ERROR_TEXT("%q: the buffer was resized or moved after it was handed over"), name);
+    }
 }
 
 // ---- kernels --------------------------------------------------------------
@@ -156,6 +238,68 @@ static mp_obj_t llm_softmax_fn(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_softmax_obj, 1, 2, llm_softmax_fn);
+
+// quantize_fast(xq, xs, x, group_size): llm_quantize_q8_fast, which must
+// give quantize()'s codes and scales.
+static mp_obj_t llm_quantize_fast(size_t n_args, const mp_obj_t *args) {
+    size_t nq, ns, n;
+    int8_t *xq = get_buf(args[0], &nq, MP_BUFFER_WRITE);
+    float *xs = get_floats(args[1], &ns, MP_BUFFER_WRITE, MP_QSTR_xs);
+    float *x = get_floats(args[2], &n, MP_BUFFER_READ, MP_QSTR_x);
+    int gs = check_group(n, args[3]);
+    need_count(nq, n, MP_QSTR_xq);
+    need_count(ns, n / gs, MP_QSTR_xs);
+    llm_quantize_q8_fast(xq, xs, x, (int)n, gs);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_quantize_fast_obj, 4, 4, llm_quantize_fast);
+
+// exp_fast(x): x[i] = e**x[i] in place, the int8 paths' exponential.
+static mp_obj_t llm_exp_fast_fn(mp_obj_t x_in) {
+    size_t n;
+    float *x = get_floats(x_in, &n, MP_BUFFER_WRITE, MP_QSTR_x);
+    if (n > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("exp_fast: more than 2**31-1 items"));
+    }
+    llm_exp_fast(x, (int)n);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_exp_fast_obj, llm_exp_fast_fn);
+
+// attention_q8(out, att, q, qs, k, ks, v, vs, pos[, heads]): heads query
+// heads (default 1) over one KV head's block of an int8 KV cache (keys and
+// values transposed, [head_size][ctx]), with ctx = len(ks), head_size =
+// len(out) / heads = len(q) / heads, qs heads floats, att heads * ctx floats.
+static mp_obj_t llm_attention_q8_fn(size_t n_args, const mp_obj_t *args) {
+    size_t no, na, nq, nqs, nk, nks, nv, nvs;
+    float *out = get_floats(args[0], &no, MP_BUFFER_WRITE, MP_QSTR_out);
+    float *att = get_floats(args[1], &na, MP_BUFFER_WRITE, MP_QSTR_att);
+    int8_t *q = get_buf(args[2], &nq, MP_BUFFER_READ);
+    float *qs = get_floats(args[3], &nqs, MP_BUFFER_READ, MP_QSTR_qs);
+    int8_t *k = get_buf(args[4], &nk, MP_BUFFER_READ);
+    float *ks = get_floats(args[5], &nks, MP_BUFFER_READ, MP_QSTR_ks);
+    int8_t *v = get_buf(args[6], &nv, MP_BUFFER_READ);
+    float *vs = get_floats(args[7], &nvs, MP_BUFFER_READ, MP_QSTR_vs);
+    mp_int_t pos = mp_obj_get_int(args[8]);
+    size_t heads = n_args > 9 ? (size_t)get_positive(args[9], MP_QSTR_heads) : 1;
+    size_t hs = no / heads;
+    if (no == 0 || no % heads != 0 || hs == 0 || hs > LLM_MAX_CACHE_HEAD || nq != no) {
+        mp_raise_ValueError(MP_ERROR_TEXT("attention_q8: out and q must hold heads * head size items, head size 1 to 256"));
+    }
+    size_t ctx = nks;
+    if (ctx == 0 || ctx > 0x7fffffff / hs || ctx > 0x7fffffff / heads || pos < 0 || (size_t)pos >= ctx) {
+        mp_raise_ValueError(MP_ERROR_TEXT("attention_q8: need 0 <= pos < len(ks) <= (2**31-1) / head size"));
+    }
+    // The kernel may write scores up to ctx (SIMD chunks past pos).
+    need_count(na, heads * ctx, MP_QSTR_att);
+    need_count(nqs, heads, MP_QSTR_qs);
+    need_count(nk, hs * ctx, MP_QSTR_k);
+    need_count(nv, hs * ctx, MP_QSTR_v);
+    need_count(nvs, ctx, MP_QSTR_vs);
+    llm_attention_q8i(out, att, (int)ctx, q, qs, (int)heads, k, ks, v, vs, (int)ctx, (int)pos, (int)hs);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_attention_q8_obj, 9, 10, llm_attention_q8_fn);
 
 static mp_obj_t llm_argmax_fn(mp_obj_t x_in) {
     size_t n;
@@ -284,7 +428,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_sample_obj, 5, 5, llm_sample_fn);
 
 typedef struct {
     mp_obj_base_t base;
-    mp_obj_t weights;   // keeps the weight buffer (bytes, mapped file, ROMFS) alive
+    llm_held_t weights; // the weight buffer (bytes, bytearray, mapped file, ROMFS)
     llm_model_t m;
     int32_t *scratch;   // top-p candidates
 } llm_model_obj_t;
@@ -384,7 +528,6 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     mp_arg_check_num(n_args, n_kw, 5, 5, false);
     llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
     memset(&self->m, 0, sizeof(self->m));
-    self->weights = args[0];
     self->scratch = NULL;
     llm_model_t *m = &self->m;
     llm_config_t *c = &m->cfg;
@@ -396,8 +539,8 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     m->ctx = (int)ctx;
     m->kv_q8 = mp_obj_is_true(args[4]);
 
-    mp_buffer_info_t wb;
-    mp_get_buffer_raise(args[0], &wb, MP_BUFFER_READ);
+    hold(&self->weights, args[0], MP_QSTR_weights);
+    mp_buffer_info_t wb = { .buf = (void *)self->weights.buf, .len = self->weights.len };
     size_t table_len;
     const int32_t *table = (const int32_t *)get_floats(args[1], &table_len, MP_BUFFER_READ, MP_QSTR_table);
     size_t entries = 3 + 9 * (size_t)c->n_layers;
@@ -409,7 +552,7 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     uint32_t dim = (uint32_t)c->dim, hidden = (uint32_t)c->hidden_dim;
     uint32_t kvd = dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads;
     get_tensor(&wb, table, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
-    m->layers = m_new(llm_layer_t, c->n_layers);
+    m->layers = new_array((size_t)c->n_layers, sizeof(llm_layer_t));
     LLM_QSTR_TABLE qstr nm[9] = {
         MP_QSTR_rms_att, MP_QSTR_wq, MP_QSTR_wk, MP_QSTR_wv, MP_QSTR_wo,
         MP_QSTR_rms_ffn, MP_QSTR_w1, MP_QSTR_w2, MP_QSTR_w3,
@@ -438,7 +581,7 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     }
     void *state = m_malloc((size_t)state_bytes);
     void *kv = m_malloc((size_t)kv_bytes);
-    self->scratch = m_new(int32_t, c->vocab_size);
+    self->scratch = new_array((size_t)c->vocab_size, sizeof(int32_t));
     llm_model_bind_state(m, state, kv);
     memset(kv, 0, (size_t)kv_bytes);
     return MP_OBJ_FROM_PTR(self);
@@ -457,6 +600,7 @@ static mp_obj_t llm_model_forward(mp_obj_t self_in, mp_obj_t token_in, mp_obj_t 
     llm_model_obj_t *self = MP_OBJ_TO_PTR(self_in);
     int token = check_range(token_in, self->m.cfg.vocab_size, MP_QSTR_token);
     int pos = check_range(pos_in, self->m.ctx, MP_QSTR_pos);
+    held_check(&self->weights, MP_QSTR_weights);
     llm_forward(&self->m, token, pos);
     return mp_const_none;
 }
@@ -514,6 +658,9 @@ static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) 
     llm_config_t c;
     get_config(cfg_in, &c);
     int ctx = get_positive(ctx_in, MP_QSTR_ctx);
+    if (ctx > c.seq_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
+    }
     mp_obj_t sizes[2] = {
         new_size(llm_state_bytes(&c, ctx) + (uint64_t)c.vocab_size * 4),
         new_size(llm_kv_bytes(&c, ctx, mp_obj_is_true(kv_in))),
@@ -526,7 +673,8 @@ static MP_DEFINE_CONST_FUN_OBJ_3(llm_memory_obj, llm_memory_fn);
 
 typedef struct {
     mp_obj_base_t base;
-    mp_obj_t data;        // keeps the tokenizer bytes alive
+    mp_obj_t data;        // keeps read-only tokenizer bytes alive (NULL: copied)
+    mp_obj_t mapping;     // keeps a mapped file mapped, or NULL
     const uint8_t *buf;
     uint32_t *offsets;    // [vocab] record offsets
     uint32_t *sorted;     // [vocab] ids in piece order
@@ -540,43 +688,67 @@ typedef struct {
 // index >= 0 is the offset in data of a stored index (uint32 offsets into the
 // tokenizer bytes, then uint32 sorted ids), checked and used in place;
 // otherwise the index is built on the heap.
+//
+// Piece lengths and the index are checked once and then read again on every
+// call, so they must not change: read-only data (bytes, a MappedFile, a
+// ROMFS file) is used in place; writable data (a bytearray, an array, a
+// memoryview of them) is copied, with its stored index, into memory the
+// tokenizer owns.
 static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 2, 5, false);
-    size_t len;
-    const uint8_t *buf = get_buf(args[0], &len, MP_BUFFER_READ);
+    size_t total;
+    const uint8_t *all = get_buf(args[0], &total, MP_BUFFER_READ);
     int vocab = get_positive(args[1], MP_QSTR_vocab_size);
     mp_int_t start = n_args > 2 ? mp_obj_get_int(args[2]) : 0;
     mp_int_t size = n_args > 3 ? mp_obj_get_int(args[3]) : -1;
     mp_int_t index = n_args > 4 ? mp_obj_get_int(args[4]) : -1;
-    if (start < 0 || (size_t)start > len || size < -1 || (size >= 0 && (size_t)size > len - (size_t)start)) {
+    if (start < 0 || (size_t)start > total || size < -1 || (size >= 0 && (size_t)size > total - (size_t)start)) {
         mp_raise_ValueError(MP_ERROR_TEXT("tokenizer: start and size outside the data"));
     }
-    buf += start;
-    len = size >= 0 ? (size_t)size : len - (size_t)start;
+    const uint8_t *buf = all + start;
+    size_t len = size >= 0 ? (size_t)size : total - (size_t)start;
     if (vocab < 3 || (size_t)vocab > len / 8) {
         mp_raise_msg_varg(&mp_type_ValueError,
             MP_ERROR_TEXT("tokenizer: %d tokens cannot fit in %u bytes"), vocab, (unsigned)len);
     }
-    llm_tok_obj_t *self = mp_obj_malloc(llm_tok_obj_t, type);
-    self->data = args[0];
-    self->buf = buf;
-    self->vocab = vocab;
-    int bad, err;
-    self->index_in_heap = index < 0;
+    const uint32_t *stored = NULL;
     if (index >= 0) {
-        size_t total;
-        const uint8_t *all = get_buf(args[0], &total, MP_BUFFER_READ);
+        // vocab <= len / 8, so vocab * 8 cannot wrap.
         if ((size_t)index > total || total - (size_t)index < (size_t)vocab * 8 || ((uintptr_t)(all + index) & 3) != 0) {
             mp_raise_ValueError(MP_ERROR_TEXT("tokenizer: index outside the data or not 4-byte aligned"));
         }
-        self->offsets = (uint32_t *)(all + index);
+        stored = (const uint32_t *)(all + index);
+    }
+    llm_tok_obj_t *self = mp_obj_malloc(llm_tok_obj_t, type);
+    self->vocab = vocab;
+    self->data = MP_OBJ_NULL;
+    self->mapping = MP_OBJ_NULL;
+    bool copy = is_writable(args[0]);
+    if (copy) {
+        uint8_t *own = new_array(len, 1);
+        memcpy(own, buf, len);
+        buf = own;
+    } else {
+        self->data = args[0];
+        self->mapping = mapping_containing(buf, len);
+    }
+    self->buf = buf;
+    int bad, err;
+    self->index_in_heap = stored == NULL || copy;
+    if (stored != NULL) {
+        if (copy) {
+            self->offsets = new_array((size_t)vocab * 2, sizeof(uint32_t));
+            memcpy(self->offsets, stored, (size_t)vocab * 8);
+        } else {
+            self->offsets = (uint32_t *)stored;
+        }
         self->sorted = self->offsets + vocab;
         err = llm_tok_check_index(buf, len, vocab, self->offsets, self->sorted, &bad, &self->max_len);
     } else {
-        self->offsets = m_new(uint32_t, vocab);
+        self->offsets = new_array((size_t)vocab, sizeof(uint32_t));
         err = llm_tok_index(buf, len, vocab, self->offsets, &bad, &self->max_len);
         if (err == LLM_TOK_OK) {
-            self->sorted = m_new(uint32_t, vocab);
+            self->sorted = new_array((size_t)vocab, sizeof(uint32_t));
             llm_tok_sort(buf, self->offsets, vocab, self->sorted);
         }
     }
@@ -604,11 +776,11 @@ static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
     len = c_string_len(text, len);
     bool bos = n_args > 2 ? mp_obj_is_true(args[2]) : true;
     bool eos = n_args > 3 ? mp_obj_is_true(args[3]) : false;
-    if (len > 0x7fff0000) {
+    if (len > 0x7fff0000 || len > SIZE_MAX / sizeof(int32_t) - 3) {
         mp_raise_ValueError(MP_ERROR_TEXT("text too long"));
     }
-    int32_t *tokens = m_new(int32_t, len + 3);
-    uint8_t *pair = m_new(uint8_t, 2 * (size_t)self->max_len + 1);
+    int32_t *tokens = new_array(len + 3, sizeof(int32_t));
+    uint8_t *pair = m_new(uint8_t, 2 * (size_t)self->max_len + 1);  // max_len <= 0xffff
     int n = llm_tok_encode(self->buf, self->offsets, self->sorted, self->vocab,
         text, (int)len, bos, eos, tokens, pair);
     mp_obj_t list = mp_obj_new_list(0, NULL);
@@ -699,15 +871,55 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 #include <sys/stat.h>
 #include <unistd.h>
 
+// The mapping itself is a separate object that Python never sees: the GC
+// finds its __del__ only when nothing, neither the MappedFile nor a Model or
+// Tokenizer reading it (see hold() and mapping_containing()), refers to it.
+// A __del__ on MappedFile itself could be called from Python to unmap the
+// file under a model.
+static mp_obj_t llm_mapping_del(mp_obj_t self_in) {
+    llm_mapping_t *self = MP_OBJ_TO_PTR(self_in);
+    for (llm_mapping_t **p = &live_mappings; *p != NULL; p = &(*p)->next) {
+        if (*p == self) {
+            *p = self->next;
+            break;
+        }
+    }
+    if (self->addr != NULL) {
+        munmap(self->addr, self->len);
+        self->addr = NULL;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_mapping_del_obj, llm_mapping_del);
+
+static const mp_rom_map_elem_t llm_mapping_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&llm_mapping_del_obj) },
+};
+static MP_DEFINE_CONST_DICT(llm_mapping_locals_dict, llm_mapping_locals_dict_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    llm_mapping_type,
+    MP_QSTR_MappedFile,
+    MP_TYPE_FLAG_NONE,
+    locals_dict, &llm_mapping_locals_dict
+    );
+
 typedef struct {
     mp_obj_base_t base;
-    void *addr;
-    size_t len;
+    llm_mapping_t *map;
 } llm_mapped_obj_t;
 
 static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 1, 1, false);
     const char *path = mp_obj_str_get_str(args[0]);
+    // Allocated before the file is opened or mapped: a MemoryError here
+    // leaks neither a descriptor nor a mapping.
+    llm_mapped_obj_t *self = mp_obj_malloc(llm_mapped_obj_t, type);
+    llm_mapping_t *map = mp_obj_malloc_with_finaliser(llm_mapping_t, &llm_mapping_type);
+    map->addr = NULL;
+    map->len = 0;
+    map->next = NULL;
+    self->map = map;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         mp_raise_OSError(errno);
@@ -728,48 +940,38 @@ static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, si
     if (addr == MAP_FAILED) {
         mp_raise_OSError(err);
     }
-    llm_mapped_obj_t *self = mp_obj_malloc_with_finaliser(llm_mapped_obj_t, type);
-    self->addr = addr;
-    self->len = (size_t)st.st_size;
+    map->addr = addr;
+    map->len = (size_t)st.st_size;
+    map->next = live_mappings;
+    live_mappings = map;
     return MP_OBJ_FROM_PTR(self);
 }
 
 static mp_int_t llm_mapped_get_buffer(mp_obj_t self_in, mp_buffer_info_t *info, mp_uint_t flags) {
     llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    if ((flags & MP_BUFFER_WRITE) || self->addr == NULL) {
+    if (flags & MP_BUFFER_WRITE) {
         return 1;
     }
-    info->buf = self->addr;
-    info->len = self->len;
+    info->buf = self->map->addr;
+    info->len = self->map->len;
     info->typecode = 'B';
     return 0;
 }
 
-static mp_obj_t llm_mapped_del(mp_obj_t self_in) {
-    llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    if (self->addr != NULL) {
-        munmap(self->addr, self->len);
-        self->addr = NULL;
-    }
-    return mp_const_none;
-}
-static MP_DEFINE_CONST_FUN_OBJ_1(llm_mapped_del_obj, llm_mapped_del);
-
 static mp_obj_t llm_mapped_len(mp_obj_t self_in) {
     llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    return mp_obj_new_int_from_uint(self->len);
+    return mp_obj_new_int_from_uint(self->map->len);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(llm_mapped_len_obj, llm_mapped_len);
 
 static const mp_rom_map_elem_t llm_mapped_locals_dict_table[] = {
-    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&llm_mapped_del_obj) },
     { MP_ROM_QSTR(MP_QSTR_size), MP_ROM_PTR(&llm_mapped_len_obj) },
 };
 static MP_DEFINE_CONST_DICT(llm_mapped_locals_dict, llm_mapped_locals_dict_table);
 
 // MappedFile(path): the file's bytes through the buffer protocol, read-only.
-// The mapping lives as long as this object; hand the object itself to the
-// kernels (a memoryview does not keep it alive).
+// The file stays mapped while this object, or a Model or Tokenizer over any
+// part of its bytes (also through a memoryview), is alive.
 static MP_DEFINE_CONST_OBJ_TYPE(
     llm_mapped_type,
     MP_QSTR_MappedFile,
@@ -805,6 +1007,9 @@ static const mp_rom_map_elem_t llm_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_quantize), MP_ROM_PTR(&llm_quantize_obj) },
     { MP_ROM_QSTR(MP_QSTR_rmsnorm), MP_ROM_PTR(&llm_rmsnorm_obj) },
     { MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&llm_softmax_obj) },
+    { MP_ROM_QSTR(MP_QSTR_exp_fast), MP_ROM_PTR(&llm_exp_fast_obj) },
+    { MP_ROM_QSTR(MP_QSTR_quantize_fast), MP_ROM_PTR(&llm_quantize_fast_obj) },
+    { MP_ROM_QSTR(MP_QSTR_attention_q8), MP_ROM_PTR(&llm_attention_q8_obj) },
     { MP_ROM_QSTR(MP_QSTR_argmax), MP_ROM_PTR(&llm_argmax_obj) },
     { MP_ROM_QSTR(MP_QSTR_swiglu), MP_ROM_PTR(&llm_swiglu_obj) },
     { MP_ROM_QSTR(MP_QSTR_rope), MP_ROM_PTR(&llm_rope_obj) },

@@ -1,4 +1,5 @@
 #include <string.h>
+#include "attention_q8.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "transformer.h"
@@ -114,8 +115,10 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
 
 // The KV cache of one layer and KV head is a block: keys transposed,
 // [head_size][ctx], so that attention scores run over positions with SIMD;
-// values by position, [ctx][head_size].  An int8 cache adds one scale per
-// position for each.  Blocks follow each other by head, then by layer.
+// float values by position, [ctx][head_size].  An int8 cache stores values
+// transposed too, so that each output is an integer dot product over
+// positions, and adds one scale per position for keys and for values.
+// Blocks follow each other by head, then by layer.
 static size_t kv_block(const llm_model_t *m, int layer, int kv_head) {
     return ((size_t)layer * m->cfg.n_kv_heads + kv_head) * m->ctx;
 }
@@ -135,12 +138,16 @@ static void store_kv(llm_model_t *m, int layer, int pos, const float *k, const f
             memcpy((float *)m->value_cache + (block + pos) * hs, vh, (size_t)hs * sizeof(float));
         } else {
             int8_t codes[LLM_MAX_CACHE_HEAD];
-            llm_quantize_q8(codes, m->key_scales + block + pos, kh, hs, hs);
+            llm_quantize_q8_fast(codes, m->key_scales + block + pos, kh, hs, hs);
             int8_t *kc = (int8_t *)m->key_cache + block * hs + pos;
             for (int i = 0; i < hs; i++) {
                 kc[(size_t)i * m->ctx] = codes[i];
             }
-            llm_quantize_q8((int8_t *)m->value_cache + (block + pos) * hs, m->value_scales + block + pos, vh, hs, hs);
+            llm_quantize_q8_fast(codes, m->value_scales + block + pos, vh, hs, hs);
+            int8_t *vc = (int8_t *)m->value_cache + block * hs + pos;
+            for (int i = 0; i < hs; i++) {
+                vc[(size_t)i * m->ctx] = codes[i];
+            }
         }
     }
 }
@@ -148,9 +155,11 @@ static void store_kv(llm_model_t *m, int layer, int pos, const float *k, const f
 typedef struct {
     llm_model_t *m;
     int layer, pos;
+    int exact;  // exact_path(): llama2.c's expf in the softmax
 } attention_job_t;
 
-// Heads [start, end) of one layer's attention: heads are independent.
+// Heads [start, end) of one layer's attention over an fp32 cache: heads are
+// independent.
 static void attention_heads(void *arg, int start, int end) {
     attention_job_t *j = arg;
     llm_model_t *m = j->m;
@@ -161,25 +170,65 @@ static void attention_heads(void *arg, int start, int end) {
         float *att = m->att + (size_t)h * m->ctx;
         float *out = m->xb + h * hs;
         const float *q = m->q + h * hs;
-        if (!m->kv_q8) {
+        if (j->exact) {
             llm_attention_f32(out, att, q, (const float *)m->key_cache + block * hs, 1, m->ctx,
                 (const float *)m->value_cache + block * hs, hs, j->pos, hs);
         } else {
-            llm_attention_q8(out, att, q, (const int8_t *)m->key_cache + block * hs, m->key_scales + block,
-                (const int8_t *)m->value_cache + block * hs, m->value_scales + block, m->ctx, j->pos, hs);
+            llm_attention_f32_fast(out, att, q, (const float *)m->key_cache + block * hs,
+                (const float *)m->value_cache + block * hs, m->ctx, j->pos, hs);
         }
     }
 }
 
+// KV heads [start, end) over an int8 cache: the query heads that share a KV
+// head go together, so that its keys and values are unpacked once for all.
+static void attention_kv_heads(void *arg, int start, int end) {
+    attention_job_t *j = arg;
+    llm_model_t *m = j->m;
+    const llm_config_t *c = &m->cfg;
+    int hs = c->dim / c->n_heads, kv_mul = c->n_heads / c->n_kv_heads;
+    for (int g = start; g < end; g++) {
+        size_t block = kv_block(m, j->layer, g);
+        int h = g * kv_mul;
+        llm_attention_q8i(m->xb + h * hs, m->att + (size_t)h * m->ctx, m->ctx, m->xq + h * hs, m->xqs + h, kv_mul,
+            (const int8_t *)m->key_cache + block * hs, m->key_scales + block,
+            (const int8_t *)m->value_cache + block * hs, m->value_scales + block, m->ctx, j->pos, hs);
+    }
+}
+
+// fp32 weights with an fp32 KV cache are llama2.c's arithmetic, bit for bit,
+// expf included.  Any int8 tensor or an int8 cache is not, so those runs may
+// use the fast exponential (llm_exp_fast).
+static int exact_path(const llm_model_t *m) {
+    if (m->kv_q8 || m->embedding.type != LLM_F32 || m->classifier.type != LLM_F32) {
+        return 0;
+    }
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const llm_layer_t *w = &m->layers[l];
+        const llm_tensor_t *t[7] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w2, &w->w3 };
+        for (int i = 0; i < 7; i++) {
+            if (t[i]->type != LLM_F32) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 void llm_forward(llm_model_t *m, int token, int pos) {
     const llm_config_t *c = &m->cfg;
+    int exact = exact_path(m);
     int dim = c->dim, hidden = c->hidden_dim, head_size = dim / c->n_heads;
     int kvd = kv_dim(c);
     float *x = m->x;
 
     embed(x, &m->embedding, token, dim);
     // The rotation depends on the position only, not the layer.
-    llm_rope_table(m->rope_cos, m->rope_sin, m->rope_freq, head_size, pos);
+    if (exact) {
+        llm_rope_table(m->rope_cos, m->rope_sin, m->rope_freq, head_size, pos);
+    } else {
+        llm_rope_table_portable(m->rope_cos, m->rope_sin, head_size, pos);
+    }
 
     for (int l = 0; l < c->n_layers; l++) {
         const llm_layer_t *w = &m->layers[l];
@@ -195,8 +244,16 @@ void llm_forward(llm_model_t *m, int token, int pos) {
         llm_rope_apply(k, m->rope_cos, m->rope_sin, kvd, head_size);
         store_kv(m, l, pos, k, v);
 
-        attention_job_t job = { m, l, pos };
-        llm_parallel_for(attention_heads, &job, c->n_heads, (long)(pos + 1) * head_size * 2);
+        attention_job_t job = { m, l, pos, exact };
+        if (m->kv_q8) {
+            // Each head's query as int8, one scale per head, in the matmul
+            // input buffers (free until the output projection).
+            llm_quantize_q8_fast(m->xq, m->xqs, m->q, dim, head_size);
+            int kv_mul = c->n_heads / c->n_kv_heads;
+            llm_parallel_for(attention_kv_heads, &job, c->n_kv_heads, (long)(pos + 1) * head_size * 2 * kv_mul);
+        } else {
+            llm_parallel_for(attention_heads, &job, c->n_heads, (long)(pos + 1) * head_size * 2);
+        }
 
         matmul(m, m->xb2, m->xb, &w->wo, dim, dim);
         for (int i = 0; i < dim; i++) {
@@ -206,7 +263,11 @@ void llm_forward(llm_model_t *m, int token, int pos) {
         llm_rmsnorm(m->xb, x, w->rms_ffn, dim);
         matmul(m, m->hb, m->xb, &w->w1, dim, hidden);
         matmul(m, m->hb2, m->xb, &w->w3, dim, hidden);
-        llm_swiglu(m->hb, m->hb2, hidden);
+        if (exact) {
+            llm_swiglu(m->hb, m->hb2, hidden);
+        } else {
+            llm_swiglu_fast(m->hb, m->hb2, hidden);
+        }
         matmul(m, m->xb, m->hb, &w->w2, hidden, dim);
         for (int i = 0; i < dim; i++) {
             x[i] += m->xb[i];

@@ -99,6 +99,9 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_quantize, MP_OBJ_FROM_PTR(&llm_quantize_obj));
     mp_store_global(MP_QSTR_rmsnorm, MP_OBJ_FROM_PTR(&llm_rmsnorm_obj));
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&llm_softmax_obj));
+    mp_store_global(MP_QSTR_exp_fast, MP_OBJ_FROM_PTR(&llm_exp_fast_obj));
+    mp_store_global(MP_QSTR_quantize_fast, MP_OBJ_FROM_PTR(&llm_quantize_fast_obj));
+    mp_store_global(MP_QSTR_attention_q8, MP_OBJ_FROM_PTR(&llm_attention_q8_obj));
     mp_store_global(MP_QSTR_argmax, MP_OBJ_FROM_PTR(&llm_argmax_obj));
     mp_store_global(MP_QSTR_swiglu, MP_OBJ_FROM_PTR(&llm_swiglu_obj));
     mp_store_global(MP_QSTR_rope, MP_OBJ_FROM_PTR(&llm_rope_obj));

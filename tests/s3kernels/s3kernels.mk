@@ -1,0 +1,49 @@
+# The bare-metal kernel harness (tests/s3kernels): the _llm kernels built for
+# the emulated ESP32-S3 core and for the host from one source; see harness.c.
+#   make s3-harness   -> build/s3kernels/harness.elf and build/s3kernels/harness-host
+# Included by the top Makefile, which defines S3_BIN and S3_TOOLS_STAMP.
+
+S3K_DIR := tests/s3kernels
+S3K_BUILD := $(BUILD_DIR)/s3kernels
+S3K_LLM_SRC := $(filter-out %/modllm.c %/parallel_freertos.c,$(wildcard usermod/llm/*.c))
+S3K_LIBM_SRC := $(addprefix $(MICROPY_DIR)/lib/libm/,math.c sf_sin.c sf_cos.c kf_sin.c kf_cos.c \
+	ef_rem_pio2.c kf_rem_pio2.c ef_sqrt.c)
+S3K_DEPS := $(S3K_LLM_SRC) $(wildcard usermod/llm/*.h) $(S3K_DIR)/harness.c $(S3K_DIR)/sincos.c \
+	$(S3K_DIR)/libc.c $(S3K_DIR)/crt0.S $(S3K_DIR)/sim.ld $(S3K_DIR)/s3kernels.mk
+# The module's flags for ESP-IDF builds (usermod/llm/micropython.cmake): -O2,
+# no contraction.  One core: the harness has no second thread.
+S3K_MOD_FLAGS := -O2 -ffp-contract=off -DLLM_NO_THREADS -DLLM_XTENSA_LX7 -Iusermod/llm -Wall -Wno-unused-function
+# libm is third-party code: built as it is, without contraction on both
+# sides so that the two builds run the same float operations.
+S3K_LIBM_FLAGS := -O2 -ffp-contract=off -w
+S3K_CC := $(S3_BIN)/xtensa-esp32s3-elf-gcc
+
+.PHONY: s3-harness
+s3-harness: $(S3K_BUILD)/harness.elf $(S3K_BUILD)/harness-host
+
+$(S3K_BUILD)/harness.elf: $(S3K_DEPS) $(S3_TOOLS_STAMP)
+	@mkdir -p $(S3K_BUILD)/s3
+	cd $(S3K_BUILD)/s3 && for f in $(S3K_LIBM_SRC); do \
+		$(S3K_CC) $(S3K_LIBM_FLAGS) -c $$f -o libm_$$(basename $$f .c).o || exit 1; done
+	$(S3K_CC) -O2 -fno-builtin -fno-tree-loop-distribute-patterns -c $(S3K_DIR)/libc.c -o $(S3K_BUILD)/s3/libc.o
+	$(S3K_CC) -O2 -fno-builtin -c $(S3K_DIR)/sincos.c -o $(S3K_BUILD)/s3/sincos.o
+	$(S3K_CC) $(S3K_MOD_FLAGS) -nostdlib -T $(S3K_DIR)/sim.ld -o $@ \
+		$(S3K_DIR)/crt0.S $(S3K_DIR)/harness.c $(S3K_BUILD)/s3/sincos.o $(S3K_LLM_SRC) \
+		$(S3K_BUILD)/s3/libc.o $(S3K_BUILD)/s3/libm_*.o -lgcc
+	$(S3_BIN)/xtensa-esp32s3-elf-objdump -d $@ > $(S3K_BUILD)/harness.dis
+
+$(S3K_BUILD)/harness-host: $(S3K_DEPS)
+	@mkdir -p $(S3K_BUILD)/host
+	cd $(S3K_BUILD)/host && for f in $(S3K_LIBM_SRC); do \
+		$(CC) $(S3K_LIBM_FLAGS) -c $$f -o libm_$$(basename $$f .c).o || exit 1; done
+	$(CC) -O2 -fno-builtin -c $(S3K_DIR)/sincos.c -o $(S3K_BUILD)/host/sincos.o
+	$(CC) $(S3K_MOD_FLAGS) -o $@ $(S3K_DIR)/harness.c $(S3K_BUILD)/host/sincos.o $(S3K_LLM_SRC) \
+		$(S3K_BUILD)/host/libm_*.o
+
+# Instructions per translated block, all blocks (see pcprof.c).
+S3K_PCPROF := $(S3K_BUILD)/libpcprof.so
+$(S3K_PCPROF): $(S3K_DIR)/pcprof.c
+	@mkdir -p $(S3K_BUILD)
+	$(CC) -O2 -shared -fPIC -Wall -o $@ $<
+
+s3-harness: $(S3K_PCPROF)

@@ -1,0 +1,444 @@
+#include <math.h>
+#include <string.h>
+#include "attention_q8.h"
+#include "kernels.h"
+#include "transformer.h"  // LLM_MAX_CACHE_HEAD
+
+// e**x as 2**n * p(r), n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2].
+// Branch-free and inlined so that compilers vectorise the loops that call it
+// (x86) and it stays a dozen scalar float operations elsewhere (Xtensa).
+static inline float exp_fast(float x) {
+    // Clamping keeps 2**n a normal float (-126 <= n <= 127); below -87.33
+    // the result stays at about 1.2e-38 instead of going to 0, which no
+    // softmax or sigmoid can tell apart, and saves a select.
+    float xc = x < -87.33f ? -87.33f : x;
+    xc = xc > 88.0f ? 88.0f : xc;
+    // Adding 1.5 * 2**23 rounds to the nearest integer in the low mantissa bits.
+    float t = xc * 1.44269504f + 12582912.0f;
+    float n = t - 12582912.0f;
+    // ln 2 in two parts (Cody and Waite): n * 0.693359375 is exact for |n| < 2**15.
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    // 1 + r + r**2 P(r): P fitted to the relative error of e**r on the
+    // interval (weighted least squares towards minimax): 1.05e-7 at most.
+    float p = 8.312505670e-3f;
+    p = p * r + 4.189007729e-2f;
+    p = p * r + 1.666711420e-1f;
+    p = p * r + 4.999923110e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t tb;
+    memcpy(&tb, &t, sizeof(tb));
+    // t's bits are 0x4b400000 + n; move n + 127 into the exponent field.
+    uint32_t sb = (tb - 0x4b400000u + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, sizeof(s));
+    return p * s;
+}
+
+void llm_exp_fast(float *x, int n) {
+    for (int i = 0; i < n; i++) {
+        x[i] = exp_fast(x[i]);
+    }
+}
+
+void llm_swiglu_fast(float *hb, const float *hb2, int n) {
+    for (int i = 0; i < n; i++) {
+        float val = hb[i];
+        val *= 1.0f / (1.0f + exp_fast(-val));
+        hb[i] = val * hb2[i];
+    }
+}
+
+void llm_quantize_q8_fast(int8_t *xq, float *xs, const float *x, int n, int gs) {
+    for (int g = 0; g < n / gs; g++) {
+        const float *xg = x + (intptr_t)g * gs;
+        int8_t *qg = xq + (intptr_t)g * gs;
+        // The largest |x| from the bits: integer maxima vectorise, and NaN
+        // and Inf (bits >= 0x7f800000) are larger than any finite value.
+        uint32_t amax_bits = 0;
+        for (int j = 0; j < gs; j++) {
+            uint32_t b;
+            memcpy(&b, &xg[j], sizeof(b));
+            b &= 0x7fffffffu;
+            amax_bits = b > amax_bits ? b : amax_bits;
+        }
+        float amax;
+        memcpy(&amax, &amax_bits, sizeof(amax));
+        if (amax_bits == 0 || amax_bits >= 0x7f800000u || amax < 0x1p-60f) {
+            // Zero, non-finite or tiny groups: llm_quantize_q8's own handling.
+            llm_quantize_q8(qg, xs + g, xg, gs, gs);
+            continue;
+        }
+        xs[g] = amax / 127.0f;
+        float inv = 127.0f / amax;
+        for (int j = 0; j < gs; j++) {
+            // |v| <= 127 (up to rounding), so the conversion is defined, v
+            // minus its integer part is exact, and the comparisons round
+            // half away from zero as llm_quantize_q8 does.
+            float v = xg[j] * inv;
+            int32_t r = (int32_t)v;
+            float frac = v - (float)r;
+            r += (frac >= 0.5f) - (frac <= -0.5f);
+            qg[j] = (int8_t)r;
+        }
+    }
+}
+
+// Scores in blocks whose int32 sums fit on the stack.
+#define SCORE_BLOCK (64)
+
+// att[t] = (q . K[t]) * c * ks[t] for t in [t0, t0 + len), portable: one
+// pass over positions (contiguous in the transposed cache) per two key rows.
+// Two products of codes in [-127, 127] sum within int16, so compilers
+// multiply and add in 16 bits and widen once.
+static void scores_q8(float *att, const int8_t *q, float c, const int8_t *k, const float *ks,
+    int ctx, int t0, int len, int head_size) {
+    int32_t acc[SCORE_BLOCK];
+    for (int t = 0; t < len; t++) {
+        acc[t] = 0;
+    }
+    int i = 0;
+    for (; i + 2 <= head_size; i += 2) {
+        int16_t q0 = q[i], q1 = q[i + 1];
+        const int8_t *r0 = k + (intptr_t)i * ctx + t0, *r1 = r0 + ctx;
+        for (int t = 0; t < len; t++) {
+            acc[t] += (int16_t)(q0 * (int16_t)r0[t] + q1 * (int16_t)r1[t]);
+        }
+    }
+    if (i < head_size) {
+        int16_t q0 = q[i];
+        const int8_t *r0 = k + (intptr_t)i * ctx + t0;
+        for (int t = 0; t < len; t++) {
+            acc[t] += (int16_t)(q0 * (int16_t)r0[t]);
+        }
+    }
+    for (int t = 0; t < len; t++) {
+        att[t0 + t] = (float)acc[t] * (c * ks[t0 + t]);
+    }
+}
+
+// w . row over positions [from, to): compilers vectorise it.
+static int32_t dot_w_v(const int16_t *w, const int8_t *row, int from, int to) {
+    int32_t dot = 0;
+    for (int j = from; j < to; j++) {
+        dot += (int32_t)w[j] * (int32_t)row[j];
+    }
+    return dot;
+}
+
+// Query heads that share a KV head (grouped-query attention) are done in
+// pairs: the SIMD paths load and unpack each key and value once for both.
+#define HEADS (2)
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+// x86-64: compilers do not turn the pairwise sums of scores_q8 into
+// pmaddwd, which takes 4x fewer instructions.  Interleaving two key rows
+// byte by byte makes each 32-bit lane one position's q0 * k0 + q1 * k1.
+// Unpacking each code into the high byte of an int16 (one instruction, where
+// sign extension takes two) multiplies it by 256 exactly; the sums still fit
+// int32 (head_size / 2 * 2 * 127 * 127 * 256 < 2**31), and scaling by c / 256
+// instead of c gives the same floats as scores_q8, as powers of two scale
+// exactly.  Chunks of 16 positions run past n as long as they stay within
+// ctx: att has ctx floats, and the extra scores are never read.  Returns
+// the positions done; max_val[h] is head h's largest score over the first
+// *max_n positions (the chunks wholly below n), when *max_n > 0.  nh is 1
+// or 2, a constant where this is inlined.
+static inline int scores_q8_sse2(float *const *att, const int8_t *const *q, const float *c, int nh,
+    const int8_t *k, const float *ks, int ctx, int n, int head_size, float *max_val, int *max_n) {
+    const __m128i z = _mm_setzero_si128();
+    __m128 mx[HEADS] = { _mm_set1_ps(-3.4028235e38f), _mm_set1_ps(-3.4028235e38f) };
+    // Each pair of query codes as the two int16 halves of an int32, once.
+    int32_t qp[HEADS][LLM_MAX_CACHE_HEAD / 2 + 1];
+    for (int h = 0; h < nh; h++) {
+        for (int i = 0; i < head_size; i += 2) {
+            uint16_t hi = i + 1 < head_size ? (uint16_t)q[h][i + 1] : 0;
+            qp[h][i / 2] = (int32_t)(((uint32_t)hi << 16) | (uint16_t)q[h][i]);
+        }
+    }
+    int t = 0;
+    for (; t < n && t + 16 <= ctx; t += 16) {
+        __m128i a[HEADS][4];
+        for (int h = 0; h < nh; h++) {
+            a[h][0] = a[h][1] = a[h][2] = a[h][3] = z;
+        }
+        int i = 0;
+        for (; i + 2 <= head_size; i += 2) {
+            const int8_t *r0 = k + (intptr_t)i * ctx + t;
+            __m128i x = _mm_loadu_si128((const __m128i *)r0);
+            __m128i y = _mm_loadu_si128((const __m128i *)(r0 + ctx));
+            __m128i lo = _mm_unpacklo_epi8(x, y), hi = _mm_unpackhi_epi8(x, y);
+            __m128i k0 = _mm_unpacklo_epi8(z, lo), k1 = _mm_unpackhi_epi8(z, lo);
+            __m128i k2 = _mm_unpacklo_epi8(z, hi), k3 = _mm_unpackhi_epi8(z, hi);
+            for (int h = 0; h < nh; h++) {
+                __m128i qv = _mm_set1_epi32(qp[h][i / 2]);
+                a[h][0] = _mm_add_epi32(a[h][0], _mm_madd_epi16(k0, qv));
+                a[h][1] = _mm_add_epi32(a[h][1], _mm_madd_epi16(k1, qv));
+                a[h][2] = _mm_add_epi32(a[h][2], _mm_madd_epi16(k2, qv));
+                a[h][3] = _mm_add_epi32(a[h][3], _mm_madd_epi16(k3, qv));
+            }
+        }
+        if (i < head_size) {
+            // Pairs (k, 0) with q's high half 0: the lane is q0 * k * 256.
+            __m128i x = _mm_loadu_si128((const __m128i *)(k + (intptr_t)i * ctx + t));
+            __m128i lo = _mm_unpacklo_epi8(x, z), hi = _mm_unpackhi_epi8(x, z);
+            __m128i k0 = _mm_unpacklo_epi8(z, lo), k1 = _mm_unpackhi_epi8(z, lo);
+            __m128i k2 = _mm_unpacklo_epi8(z, hi), k3 = _mm_unpackhi_epi8(z, hi);
+            for (int h = 0; h < nh; h++) {
+                __m128i qv = _mm_set1_epi32(qp[h][i / 2]);  // high half 0
+                a[h][0] = _mm_add_epi32(a[h][0], _mm_madd_epi16(k0, qv));
+                a[h][1] = _mm_add_epi32(a[h][1], _mm_madd_epi16(k1, qv));
+                a[h][2] = _mm_add_epi32(a[h][2], _mm_madd_epi16(k2, qv));
+                a[h][3] = _mm_add_epi32(a[h][3], _mm_madd_epi16(k3, qv));
+            }
+        }
+        for (int h = 0; h < nh; h++) {
+            __m128 vc = _mm_set1_ps(c[h] * (1.0f / 256.0f));
+            __m128 sc[4];
+            for (int j = 0; j < 4; j++) {
+                __m128 s = _mm_mul_ps(vc, _mm_loadu_ps(ks + t + 4 * j));
+                sc[j] = _mm_mul_ps(_mm_cvtepi32_ps(a[h][j]), s);
+                _mm_storeu_ps(att[h] + t + 4 * j, sc[j]);
+            }
+            if (t + 16 <= n) {
+                mx[h] = _mm_max_ps(mx[h], _mm_max_ps(_mm_max_ps(sc[0], sc[1]), _mm_max_ps(sc[2], sc[3])));
+            }
+        }
+        if (t + 16 <= n) {
+            *max_n = t + 16;
+        }
+    }
+    for (int h = 0; h < nh; h++) {
+        __m128 m = mx[h];
+        m = _mm_max_ps(m, _mm_shuffle_ps(m, m, 0x4e));
+        m = _mm_max_ps(m, _mm_shuffle_ps(m, m, 0xb1));
+        max_val[h] = _mm_cvtss_f32(m);
+    }
+    return t < n ? t : n;
+}
+
+// out[h][i] += (w[h] . V[i][0..len)) * scale[h] for every row i and head h,
+// four rows per pass over the weights.  Chunks of 16 positions run up to
+// len rounded up to 16 (w must be zero there) where that stays within the
+// rows (room positions), else to len rounded down; dot_w_v does the rest.
+// The same integer sums as dot_w_v over [0, len).
+static inline void values_q8_sse2(float *const *out, const int16_t *const *w, const float *scale, int nh,
+    const int8_t *v, int ctx, int len, int room, int head_size) {
+    int m = (len + 15) & ~15;
+    m = m <= room ? m : (len & ~15);
+    for (int i = 0; i < head_size; i += 4) {
+        int rows = head_size - i < 4 ? head_size - i : 4;
+        const int8_t *r[4];
+        for (int j = 0; j < 4; j++) {
+            // Missing rows repeat the last one; their sums are not stored.
+            r[j] = v + (intptr_t)(i + (j < rows ? j : rows - 1)) * ctx;
+        }
+        __m128i a[HEADS][4];
+        for (int h = 0; h < nh; h++) {
+            a[h][0] = a[h][1] = a[h][2] = a[h][3] = _mm_setzero_si128();
+        }
+        for (int t = 0; t < m; t += 16) {
+            __m128i w0[HEADS], w1[HEADS];
+            for (int h = 0; h < nh; h++) {
+                w0[h] = _mm_loadu_si128((const __m128i *)(w[h] + t));
+                w1[h] = _mm_loadu_si128((const __m128i *)(w[h] + t + 8));
+            }
+            for (int j = 0; j < 4; j++) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(r[j] + t));
+                __m128i xl = _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+                __m128i xh = _mm_srai_epi16(_mm_unpackhi_epi8(x, x), 8);
+                for (int h = 0; h < nh; h++) {
+                    a[h][j] = _mm_add_epi32(a[h][j], _mm_madd_epi16(xl, w0[h]));
+                    a[h][j] = _mm_add_epi32(a[h][j], _mm_madd_epi16(xh, w1[h]));
+                }
+            }
+        }
+        for (int h = 0; h < nh; h++) {
+            for (int j = 0; j < rows; j++) {
+                __m128i x = a[h][j];
+                x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+                x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+                int32_t dot = _mm_cvtsi128_si32(x) + (m < len ? dot_w_v(w[h], r[j], m, len) : 0);
+                out[h][i + j] += (float)dot * scale[h];
+            }
+        }
+    }
+}
+#endif
+
+// nh (1 or 2) query heads over one KV head; see llm_attention_q8i.
+static inline void attention_q8_heads(float *const *out, float *const *att, const int8_t *const *q, const float *c,
+    int nh, const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int n, int head_size) {
+    // SIMD where there is some; the portable code takes what is left.
+    int done = 0, max_n = 0;
+    float max_val[HEADS];
+    #if defined(__SSE2__)
+    done = scores_q8_sse2(att, q, c, nh, k, ks, ctx, n, head_size, max_val, &max_n);
+    #endif
+    for (int h = 0; h < nh; h++) {
+        for (int t0 = done; t0 < n; t0 += SCORE_BLOCK) {
+            int len = n - t0 < SCORE_BLOCK ? n - t0 : SCORE_BLOCK;
+            scores_q8(att[h], q[h], c[h], k, ks, ctx, t0, len, head_size);
+        }
+        float mv = max_n > 0 ? max_val[h] : att[h][0];
+        for (int t = max_n; t < n; t++) {
+            mv = att[h][t] > mv ? att[h][t] : mv;
+        }
+        max_val[h] = mv;
+        for (int i = 0; i < head_size; i++) {
+            out[h][i] = 0.0f;
+        }
+    }
+
+    // Values: the weights att[t] * vs[t] as int16 codes, one scale per block:
+    // att[t] <= 1, so codes stay within 32767 of the block's largest vs.
+    for (int t0 = 0; t0 < n; t0 += LLM_ATT_Q8_BLOCK) {
+        int len = n - t0 < LLM_ATT_Q8_BLOCK ? n - t0 : LLM_ATT_Q8_BLOCK;
+        const float *vst = vs + t0;
+        float vmax = 0.0f;
+        for (int j = 0; j < len; j++) {
+            vmax = vst[j] > vmax ? vst[j] : vmax;
+        }
+        // All-zero values (vmax 0) give zero codes; the exponentials are
+        // still needed for the sum.
+        float inv = vmax > 0.0f ? 32767.0f / vmax : 0.0f;
+        float scale[HEADS];
+        int16_t wbuf[HEADS][LLM_ATT_Q8_BLOCK];
+        const int16_t *w[HEADS];
+        for (int h = 0; h < nh; h++) {
+            float *e = att[h] + t0;
+            int16_t *wh = wbuf[h];
+            for (int j = 0; j < len; j++) {
+                e[j] = exp_fast(e[j] - max_val[h]);
+                // Non-negative, so adding a half and truncating rounds.
+                float wj = e[j] * vst[j] * inv + 0.5f;
+                wj = wj > 32767.0f ? 32767.0f : wj;
+                wh[j] = (int16_t)(int32_t)wj;
+            }
+            w[h] = wh;
+            scale[h] = vmax / 32767.0f;
+        }
+        #if defined(__SSE2__)
+        for (int h = 0; h < nh; h++) {
+            for (int j = len; j < ((len + 15) & ~15); j++) {
+                wbuf[h][j] = 0;  // SIMD padding: the positions past pos weigh nothing
+            }
+        }
+        values_q8_sse2(out, w, scale, nh, v + t0, ctx, len, ctx - t0, head_size);
+        #else
+        for (int h = 0; h < nh; h++) {
+            for (int i = 0; i < head_size; i++) {
+                out[h][i] += (float)dot_w_v(w[h], v + (intptr_t)i * ctx + t0, 0, len) * scale[h];
+            }
+        }
+        #endif
+    }
+
+    for (int h = 0; h < nh; h++) {
+        // Four running sums, each in position order: the sum then vectorises
+        // without reassociating float additions, and SIMD and scalar builds
+        // agree bit for bit.
+        const float *e = att[h];
+        float s4[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        int t = 0;
+        #if defined(__SSE2__)
+        // The same four lanes in one register.
+        __m128 sv = _mm_setzero_ps();
+        for (; t + 4 <= n; t += 4) {
+            sv = _mm_add_ps(sv, _mm_loadu_ps(e + t));
+        }
+        _mm_storeu_ps(s4, sv);
+        #endif
+        for (; t + 4 <= n; t += 4) {
+            for (int j = 0; j < 4; j++) {
+                s4[j] += e[t + j];
+            }
+        }
+        for (; t < n; t++) {
+            s4[0] += e[t];
+        }
+        float inv_sum = 1.0f / ((s4[0] + s4[1]) + (s4[2] + s4[3]));
+        for (int i = 0; i < head_size; i++) {
+            out[h][i] *= inv_sum;
+        }
+    }
+}
+
+void llm_attention_q8i(float *out, float *att, int att_stride, const int8_t *q, const float *qs, int nq,
+    const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int pos, int head_size) {
+    float root = sqrtf((float)head_size);
+    for (int h0 = 0; h0 < nq; h0 += HEADS) {
+        int nh = nq - h0 < HEADS ? nq - h0 : HEADS;
+        float *o[HEADS], *a[HEADS], c[HEADS];
+        const int8_t *qh[HEADS];
+        for (int h = 0; h < nh; h++) {
+            o[h] = out + (intptr_t)(h0 + h) * head_size;
+            a[h] = att + (intptr_t)(h0 + h) * att_stride;
+            qh[h] = q + (intptr_t)(h0 + h) * head_size;
+            c[h] = qs[h0 + h] / root;
+        }
+        // Separate calls with a constant head count let the SIMD loops keep
+        // their accumulators in registers.
+        if (nh == 2) {
+            attention_q8_heads(o, a, qh, c, 2, k, ks, v, vs, ctx, pos + 1, head_size);
+        } else {
+            attention_q8_heads(o, a, qh, c, 1, k, ks, v, vs, ctx, pos + 1, head_size);
+        }
+    }
+}
+
+void llm_attention_f32_fast(float *out, float *att, const float *q, const float *k, const float *v,
+    int ctx, int pos, int head_size) {
+    int n = pos + 1;
+    float root = sqrtf((float)head_size);
+    for (int t = 0; t < n; t++) {
+        att[t] = 0.0f;
+    }
+    for (int i = 0; i < head_size; i++) {
+        float qi = q[i];
+        const float *row = k + (intptr_t)i * ctx;
+        for (int t = 0; t < n; t++) {
+            att[t] += qi * row[t];
+        }
+    }
+    float max_val = att[0] / root;
+    for (int t = 0; t < n; t++) {
+        att[t] /= root;
+        max_val = att[t] > max_val ? att[t] : max_val;
+    }
+    for (int t = 0; t < n; t++) {
+        att[t] = exp_fast(att[t] - max_val);
+    }
+    // Lanes as in llm_attention_q8i: vectorised, and the same with or without SIMD.
+    float s4[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+        for (int j = 0; j < 4; j++) {
+            s4[j] += att[t + j];
+        }
+    }
+    for (; t < n; t++) {
+        s4[0] += att[t];
+    }
+    float inv_sum = 1.0f / ((s4[0] + s4[1]) + (s4[2] + s4[3]));
+    for (int i = 0; i < head_size; i++) {
+        out[i] = 0.0f;
+    }
+    // Four positions per pass over out, as llm_attention_f32.
+    for (t = 0; t + 4 <= n; t += 4) {
+        const float *v0 = v + (intptr_t)t * head_size, *v1 = v0 + head_size, *v2 = v1 + head_size;
+        const float *v3 = v2 + head_size;
+        float a0 = att[t] * inv_sum, a1 = att[t + 1] * inv_sum, a2 = att[t + 2] * inv_sum;
+        float a3 = att[t + 3] * inv_sum;
+        for (int i = 0; i < head_size; i++) {
+            out[i] = out[i] + a0 * v0[i] + a1 * v1[i] + a2 * v2[i] + a3 * v3[i];
+        }
+    }
+    for (; t < n; t++) {
+        const float *vt = v + (intptr_t)t * head_size;
+        float a = att[t] * inv_sum;
+        for (int i = 0; i < head_size; i++) {
+            out[i] += a * vt[i];
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// The int8 paths' kernels: integer attention over the int8 KV cache, a fast
+// exponential, and the attention over an fp32 KV cache with it.  Plain C,
+// like kernels.h: no MicroPython types.
+//
+// Only configurations that are not bit-exact with llama2.c anyway use these
+// (int8 weights or an int8 KV cache: transformer.c's exact_path()); fp32
+// weights with an fp32 KV cache keep llama2.c's expf and float attention
+// (kernels.c).
+#ifndef LLM_ATTENTION_Q8_H
+#define LLM_ATTENTION_Q8_H
+
+#include <stdint.h>
+
+// Positions whose value products are summed in int32 before they are scaled
+// into float: 256 * 32767 * 127 < 2**31.
+#define LLM_ATT_Q8_BLOCK (256)
+
+// In place: x[i] = e**x[i] for finite x, within 2 ulp of the C library's
+// expf for -87.33 <= x <= 88 (tests/test_attention_q8.py); below that about
+// 1.2e-38 (the exact result is smaller still), above 88 e**88.  No libm.
+void llm_exp_fast(float *x, int n);
+
+// llm_quantize_q8, the same codes and scales, for short groups (query and
+// KV heads): groups of finite values above 2**-60 take a branch-free loop
+// that compilers vectorise; the rest go to llm_quantize_q8.
+void llm_quantize_q8_fast(int8_t *xq, float *xs, const float *x, int n, int gs);
+
+// llm_swiglu with llm_exp_fast's exponential.
+void llm_swiglu_fast(float *hb, const float *hb2, int n);
+
+// Attention of nq query heads that share one KV head, over that head's
+// block of an int8 KV cache, with keys and values both transposed:
+// K[t][i] = k[i * ctx + t] * ks[t], V[t][i] = v[i * ctx + t] * vs[t].
+// Query head h is q[h * head_size + i] * qs[h] (llm_quantize_q8, one group
+// per head); its output goes to out[h * head_size + i], its scores to
+// att + h * att_stride.  Codes are in [-127, 127].
+//
+// Each score is an integer dot product times qs * ks[t] / sqrt(head_size).
+// The softmax uses llm_exp_fast; its weights times vs[t] are quantised to
+// int16 codes per block of LLM_ATT_Q8_BLOCK positions (scale: the block's
+// largest vs / 32767), so each output is an integer dot product over the
+// block's positions, scaled into float.  Each head's att needs ctx floats
+// (SIMD may write scores past pos) and is left holding e**(score - max
+// score) for positions 0..pos.  head_size <= 256.  Every head's result is
+// the same as if it were computed alone (nq = 1).
+void llm_attention_q8i(float *out, float *att, int att_stride, const int8_t *q, const float *qs, int nq,
+    const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int pos, int head_size);
+
+// One head of attention over an fp32 KV cache as the transformer keeps it
+// (keys transposed, k[i * ctx + t]; values by position, v[t * head_size + i])
+// with llm_exp_fast in the softmax: for int8 weights with an fp32 KV cache,
+// which are not llama2.c's arithmetic anyway.  Scores as llm_attention_f32;
+// att needs pos + 1 floats.
+void llm_attention_f32_fast(float *out, float *att, const float *q, const float *k, const float *v,
+    int ctx, int pos, int head_size);
+
+#endif
