@@ -11,9 +11,15 @@ boot, the REPL, loading the model and the prompt cancel out.
 The blocks are mapped to the firmware's functions through the linker map,
 and each function to its object file, which gives the share inside the
 kernels: the _llm C code other than the binding (kernels, transformer,
-sampler, tokenizer), with the math library and libgcc's float helpers they
-call; the rest is the interpreter, the llm package's bytecode, the binding
-(modllm.c) and the console.
+sampler, tokenizer, esp-nn), with the math library and libgcc's float
+helpers they call; the rest is the interpreter, the llm package's bytecode,
+the binding (modllm.c) and the console.  The console's idle wait (the REPL
+polling for input while mpremote talks to it, which takes wall-clock time)
+is left out: it differs from run to run and is not generation.
+
+The JSON also carries what the S3 time model (host/s3model.py) needs: the
+instruction mix per token (host/s3prof.py), the instructions in the matmuls
+and the attention, the model's config and the weight bytes one token reads.
 
     python3 -m host bench-s3 [--json] [--firmware build/s3sim-bench/firmware.elf]
 """
@@ -46,8 +52,7 @@ out.write(b'\\n')
 """
 
 # Object files whose code counts as "the kernels" (see the module's doc).
-KERNEL_OBJECTS = re.compile(r"/llm/(kernels|transformer|sampler|tokenizer|attention_q8|parallel)\.o$"
-                            r"|/lib/libm/|libgcc\.a|libm\.a")
+KERNEL_OBJECTS = re.compile(r"/llm/(?!modllm)[^/]+\.o$|/lib/libm/|libgcc\.a|libm\.a|esp.?nn")
 
 
 def map_sections(map_path):
@@ -77,25 +82,16 @@ def map_sections(map_path):
     return out
 
 
-def by_object(log_text, sections):
-    starts = [s for s, _, _ in sections]
-    per = collections.Counter()
-    blocks, _ = s3prof.parse(log_text)
-    for pc, n in blocks:
-        i = bisect.bisect_right(starts, pc) - 1
-        obj = sections[i][2] if i >= 0 and pc < sections[i][1] else "?"
-        per[obj] += n
-    return per
-
-
-def run_once(elf, romfs, kv, steps, qemu, timeout=3600):
-    """(pcprof log text, console output) of one generation on a fresh emulator."""
+def run_script(elf, romfs, script_text, qemu=None, timeout=3600):
+    """(console output bytes, pcprof log text) of a script run by mpremote on a
+    fresh emulated S3 core with the ROMFS image romfs (or none).  Raises
+    RuntimeError when QEMU does not start or the script fails."""
     from host import emulator
     with tempfile.TemporaryDirectory() as tmp:
         log, prof = os.path.join(tmp, "qemu.log"), os.path.join(tmp, "prof.log")
-        script = os.path.join(tmp, "gen.py")
+        script = os.path.join(tmp, "script.py")
         with open(script, "w") as f:
-            f.write(SCRIPT % {"kv": kv, "prompt": PROMPT, "steps": steps})
+            f.write(script_text)
         cmd = emulator.qemu_command(elf, romfs, s3=True, qemu=qemu) + s3prof.plugin_args(prof)
         with open(log, "wb") as logf:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
@@ -114,8 +110,8 @@ def run_once(elf, romfs, kv, steps, qemu, timeout=3600):
             r = subprocess.run([sys.executable, "-m", "mpremote", "connect", pty, "run", script],
                                capture_output=True, timeout=timeout)
             if r.returncode != 0 or b"Traceback" in r.stdout + r.stderr:
-                raise RuntimeError("generation failed on s3sim:\n%s%s" % (r.stdout.decode(errors="replace"),
-                                                                        r.stderr.decode(errors="replace")))
+                raise RuntimeError("the script failed on s3sim:\n%s%s" % (r.stdout.decode(errors="replace"),
+                                                                          r.stderr.decode(errors="replace")))
         finally:
             proc.terminate()
             proc.wait(30)
@@ -123,22 +119,117 @@ def run_once(elf, romfs, kv, steps, qemu, timeout=3600):
             text = f.read()
         if "total " not in text:
             raise RuntimeError("the pcprof plugin wrote no totals (was qemu killed?)")
-        return text, r.stdout
+        return r.stdout, text
 
 
-def measure(elf, sections, romfs, kv, steps, qemu):
+def run_once(elf, romfs, kv, steps, qemu, timeout=3600):
+    """(pcprof log text, console output) of one generation on a fresh emulator."""
+    out, text = run_script(elf, romfs, SCRIPT % {"kv": kv, "prompt": PROMPT, "steps": steps}, qemu, timeout)
+    return text, out
+
+
+# The console's idle wait: while mpremote sends the script, and after it, the
+# REPL polls the console for as long as the host takes (wall-clock time, so a
+# different count on every run).  Its instructions are left out of every
+# figure; the VM hook's polls between tokens go with them (a few dozen
+# instructions per token at most).
+IDLE_FUNCTIONS = frozenset(("mp_hal_stdin_rx_chr", "s3sim_poll_console", "mp_handle_pending", "sim_wait_input",
+                            "sim_sleep_us"))
+# Functions whose instructions are the matmuls and the attention, for the
+# two-core split of the time model (host/s3model.py).
+MATMUL_FUNCTIONS = re.compile(r"matmul|esp_nn_|dot_s8")
+ATTENTION_FUNCTIONS = re.compile(r"attention|scores|values|softmax|div_all|expf")
+
+
+class Profile:
+    """Attribution of one pcprof log: totals without the idle wait, per object
+    file, per function, and the instruction mix (host/s3prof.py)."""
+
+    def __init__(self, log_text, sections, syms, mixer):
+        starts = [s for s, _, _ in sections]
+        fname = s3prof.function_of(syms)
+        blocks, _ = s3prof.parse_blocks(log_text)
+        self.objects, self.functions = collections.Counter(), collections.Counter()
+        self.idle = 0
+        counted = []
+        for pc, n, count in blocks:
+            f = fname(pc)
+            if f in IDLE_FUNCTIONS:
+                self.idle += n * count
+                continue
+            counted.append((pc, n, count))
+            i = bisect.bisect_right(starts, pc) - 1
+            obj = sections[i][2] if i >= 0 and pc < sections[i][1] else "?"
+            self.objects[obj] += n * count
+            self.functions[f] += n * count
+        self.total = sum(self.functions.values())
+        self.mix = mixer.mix(counted) if mixer else collections.Counter()
+
+
+def marginal(a, b, steps):
+    """Per-token difference of two Counters."""
+    return {k: (b[k] - a[k]) / steps for k in set(a) | set(b)}
+
+
+def measure(elf, sections, syms, mixer, romfs, kv, steps, qemu):
     short, long_ = steps
-    logs = [run_once(elf, romfs, kv, n, qemu)[0] for n in (short, long_)]
-    totals = [s3prof.parse(t)[1] for t in logs]
-    objs = [by_object(t, sections) for t in logs]
-    per_token = (totals[1] - totals[0]) / (long_ - short)
-    kernel = sum(objs[1][o] - objs[0][o] for o in set(objs[0]) | set(objs[1]) if KERNEL_OBJECTS.search(o))
-    kernel_share = kernel / (totals[1] - totals[0])
-    top = collections.Counter({o: (objs[1][o] - objs[0][o]) / (long_ - short) for o in set(objs[0]) | set(objs[1])})
-    return {"instr_per_token": round(per_token), "kernel_share": round(kernel_share, 4),
+    profs = [Profile(run_once(elf, romfs, kv, n, qemu)[0], sections, syms, mixer) for n in (short, long_)]
+    span = long_ - short
+    per_token = (profs[1].total - profs[0].total) / span
+    objs = marginal(profs[0].objects, profs[1].objects, span)
+    funcs = marginal(profs[0].functions, profs[1].functions, span)
+    kernel = sum(v for o, v in objs.items() if KERNEL_OBJECTS.search(o))
+    top_objs = sorted(objs.items(), key=lambda kv: -kv[1])[:10]
+    top_funcs = sorted(funcs.items(), key=lambda kv: -kv[1])[:16]
+    mix = marginal(profs[0].mix, profs[1].mix, span)
+    return {"instr_per_token": round(per_token),
+            "kernel_instr_per_token": round(kernel),
+            "interpreter_instr_per_token": round(per_token - kernel),
+            "kernel_share": round(kernel / per_token, 4),
+            "matmul_instr_per_token": round(sum(v for f, v in funcs.items() if MATMUL_FUNCTIONS.search(f))),
+            "attention_instr_per_token": round(sum(v for f, v in funcs.items()
+                                                   if ATTENTION_FUNCTIONS.search(f) and not MATMUL_FUNCTIONS.search(f))),
+            "idle_wait_excluded": [p.idle for p in profs],
             "steps": [short, long_],
-            "by_object": {os.path.relpath(o, REPO) if o.startswith("/") else o: round(v)
-                          for o, v in top.most_common(8)}}
+            "mix_per_token": {k: round(v, 1) for k, v in sorted(mix.items()) if v or k.startswith("stall_")},
+            "by_object": {os.path.relpath(o, REPO) if o.startswith("/") else o: round(v) for o, v in top_objs},
+            "by_function": {f: round(v) for f, v in top_funcs}}
+
+
+def model_facts(path):
+    """The config of a .llm file, and the bytes of weights one token reads:
+    every matrix once (the classifier too, shared or not), one embedding
+    row, the norms.  int8 rows are padded to their group size, with one
+    2-byte scale per group (docs/format.md)."""
+    from host import modelfile
+    from host.fileformat import LAYER_TENSORS, Q8
+
+    def padded_cols(cols, gs):
+        return (cols + gs - 1) // gs * gs
+    with open(path, "rb") as f:
+        data = f.read()
+    header = modelfile.read_header(data)
+    table = modelfile.read_table(data, header)
+    c = header["config"]
+    dim, hidden, kv_dim = c["dim"], c["hidden_dim"], c["dim"] * c["n_kv_heads"] // c["n_heads"]
+    shapes = {"wq": (dim, dim), "wk": (kv_dim, dim), "wv": (kv_dim, dim), "wo": (dim, dim),
+              "w1": (hidden, dim), "w2": (dim, hidden), "w3": (hidden, dim), "rms_att": (1, dim), "rms_ffn": (1, dim)}
+    names = [("embedding", (c["vocab_size"], dim))]
+    for _ in range(c["n_layers"]):
+        names += [(t, shapes[t]) for t in LAYER_TENSORS]
+    names += [("rms_final", (1, dim)), ("classifier", (c["vocab_size"], dim))]
+
+    def nbytes(entry, rows, cols):
+        _, kind, gs, _ = entry
+        if kind == Q8:
+            width = padded_cols(cols, gs)
+            return rows * width + rows * (width // gs) * 2
+        return rows * cols * 4
+    streamed = 0
+    for (name, (rows, cols)), entry in zip(names, table):
+        streamed += nbytes(entry, 1 if name == "embedding" else rows, cols)
+    return {"config": c, "weight_bytes_per_token": streamed, "file_bytes": len(data),
+            "weights_int8": any(e[1] == Q8 for e in table)}
 
 
 def make_models(models, tmp):
@@ -171,6 +262,8 @@ def romfs_image(model, tmp, name):
 
 def run_all(elf, models, qemu, only=None):
     sections = map_sections(os.path.splitext(elf)[0] + ".map")
+    syms = s3prof.symbols(elf)
+    mixer = s3prof.Mixer(elf)
     tmp = tempfile.mkdtemp()
     try:
         files = make_models(models, tmp)
@@ -181,7 +274,12 @@ def run_all(elf, models, qemu, only=None):
         for model, cfg, img, kv in plan:
             if only and model + "/" + cfg not in only:
                 continue
-            result.setdefault(model, {})[cfg] = measure(elf, sections, img, kv, STEPS[model], qemu)
+            r = measure(elf, sections, syms, mixer, img, kv, STEPS[model], qemu)
+            facts = model_facts(files[{"f32": "f32", "int8": "int8", "int8_kv8": "int8"}[cfg]
+                                     if model == "stories260K" else "15M"])
+            r.update(config=facts["config"], weight_bytes_per_token=facts["weight_bytes_per_token"],
+                     file_bytes=facts["file_bytes"], kv_cache="int8" if kv == "int8" else "f32")
+            result.setdefault(model, {})[cfg] = r
         return result
     finally:
         shutil.rmtree(tmp)
@@ -216,18 +314,23 @@ def main(argv=None):
 
 def print_table(result):
     print("Executed S3 instructions per generated token (measured on the emulated core, pcprof plugin),")
-    print("greedy, prompt %r, marginal (I(long) - I(short)) / (long - short)" % PROMPT)
-    print("%-18s %-10s %10s %16s %16s" % ("model", "weights", "steps", "instr/token", "inside kernels"))
+    print("greedy, prompt %r, marginal (I(long) - I(short)) / (long - short), console idle wait excluded" % PROMPT)
+    print("%-18s %-9s %9s %13s %13s %13s %8s" % ("model", "weights", "steps", "instr/token", "kernels",
+                                                 "interpreter", "kernels"))
     for model, cfgs in result.items():
         for cfg, r in cfgs.items():
-            print("%-18s %-10s %10s %14.3f M %15.1f%%" % (model, cfg, "%d->%d" % tuple(r["steps"]),
-                                                          r["instr_per_token"] / 1e6, 100 * r["kernel_share"]))
+            print("%-18s %-9s %9s %11.3f M %11.3f M %11.3f M %7.1f%%" % (
+                model, cfg, "%d->%d" % tuple(r["steps"]), r["instr_per_token"] / 1e6,
+                r.get("kernel_instr_per_token", r["instr_per_token"] * r["kernel_share"]) / 1e6,
+                r.get("interpreter_instr_per_token", r["instr_per_token"] * (1 - r["kernel_share"])) / 1e6,
+                100 * r["kernel_share"]))
     print()
-    print("Where they go (per token, by object file):")
+    print("Where they go (per token, by function):")
     for model, cfgs in result.items():
         for cfg, r in cfgs.items():
+            top = sorted((r.get("by_function") or r["by_object"]).items(), key=lambda kv: -kv[1])[:10]
             print("  %s %s: %s" % (model, cfg, ", ".join("%s %.0fK" % (os.path.basename(o), v / 1e3)
-                                                        for o, v in r["by_object"].items())))
+                                                        for o, v in top)))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from host import llama2, modelfile
-from host.fileformat import V2_MAGIC
+from host.fileformat import SIMD_BYTES, V2_MAGIC, group_size_ok
 from host.progress import Bar
 
 V2_HEADER = 256
@@ -124,8 +124,9 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
     llama2.parse_tokenizer(tok, config["vocab_size"], name=tokenizer)  # validates
     if group_size is not None:
         for name, cols in (("dim", config["dim"]), ("hidden_dim", config["hidden_dim"])):
-            if cols % group_size:
-                raise ValueError("--group-size %d does not divide %s %d" % (group_size, name, cols))
+            if not group_size_ok(cols, group_size):
+                raise ValueError("--group-size %d does not divide %s %d and is not a multiple of %d at most %s"
+                                 " rounded up to %d" % (group_size, name, cols, SIMD_BYTES, name, SIMD_BYTES))
     if dtype == "f32" and isinstance(weights["wq"][0], tuple):
         raise ValueError("%s holds int8 weights; convert it with --int8" % checkpoint)
     return modelfile.write(out, config, weights, tok, dtype=dtype, group_size=group_size,
@@ -138,8 +139,9 @@ def main(argv=None):
     ap.add_argument("tokenizer", help="its tokenizer.bin")
     ap.add_argument("output", help="the .llm file to write")
     ap.add_argument("--int8", action="store_true", help="int8 weights with half-precision group scales")
-    ap.add_argument("--group-size", type=int, help="int8 group size (default: per tensor, the smallest"
-                    " divisor of the row length that is at least %d)" % modelfile.MIN_GROUP)
+    ap.add_argument("--group-size", type=int, help="int8 group size; rows are padded with zeros to a multiple of"
+                    " it (default: per tensor, 64 or 48, whichever pads the row less; one group for rows"
+                    " shorter than 48)")
     args = ap.parse_args(argv)
     try:
         with Bar("converting") as bar:

@@ -9,30 +9,41 @@ import struct
 import numpy as np
 
 from host.fileformat import (ALIGN, CONFIG_NAMES, F32, FLAG_SHARED_CLASSIFIER, HEADER_FORMAT, HEADER_SIZE,
-                             LAYER_TENSORS, MAGIC, Q8, TABLE_ENTRY_SIZE, VERSION, n_tensors)
+                             LAYER_TENSORS, MAGIC, OLDEST_VERSION, Q8, SIMD_BYTES, TABLE_ENTRY_SIZE, VERSION,
+                             group_size_ok, n_tensors, padded_cols)
 # Scales are IEEE halves: 2 bytes per group, so groups of at least 40
 # keep them within 5% of the int8 bytes.
 MIN_GROUP = 40
+# The group sizes the converter picks from: multiples of SIMD_BYTES (whole
+# 128-bit vectors for the ESP32-S3's SIMD) of at least MIN_GROUP.
+GROUP_CHOICES = (64, 48)
 F16_MAX = 65504.0
 
 assert struct.calcsize(HEADER_FORMAT) == HEADER_SIZE
 
 
-def pick_group_size(cols, min_group=MIN_GROUP):
-    """The smallest divisor of cols that is at least min_group; the whole
-    row (per-row scales) when no smaller divisor qualifies."""
-    for gs in range(min_group, cols + 1):
-        if cols % gs == 0:
-            return gs
-    return cols
+def pick_group_size(cols):
+    """The group size for rows of cols values: of 64 and 48, the one that
+    pads the row least (64 on a tie: fewer scales and dot products); a row
+    shorter than 48 is one group, the row rounded up to a multiple of 16.
+    Rows are padded with zeros to a multiple of the group size."""
+    if cols < min(GROUP_CHOICES):
+        return padded_cols(cols, SIMD_BYTES)
+    return min(GROUP_CHOICES, key=lambda gs: padded_cols(cols, gs))
 
 
 def quantize(w, group_size):
-    """int8 codes and half scales of a 2-D float array, grouped along rows."""
+    """int8 codes [rows][padded] and half scales [rows][padded / group_size]
+    of a 2-D float array, grouped along rows; each row is padded with zeros
+    to padded = cols rounded up to a multiple of group_size."""
     rows, cols = w.shape
-    if group_size <= 0 or cols % group_size:
-        raise ValueError("group size %d does not divide the row length %d" % (group_size, cols))
-    groups = w.astype(np.float32).reshape(rows, cols // group_size, group_size)
+    if not group_size_ok(cols, group_size):
+        raise ValueError("group size %d does not divide the row length %d and is not a multiple of %d"
+                         " at most the row rounded up to %d" % (group_size, cols, SIMD_BYTES, SIMD_BYTES))
+    padded = padded_cols(cols, group_size)
+    wp = np.zeros((rows, padded), dtype=np.float32)
+    wp[:, :cols] = w
+    groups = wp.reshape(rows, padded // group_size, group_size)
     amax = np.abs(groups).max(axis=2)
     if not np.all(np.isfinite(amax)):
         raise ValueError("weights contain NaN or infinity")
@@ -43,13 +54,15 @@ def quantize(w, group_size):
     # An all-zero group keeps scale 0 and codes 0, never 0/0.
     safe = np.where(s32 > 0, s32, 1.0)
     q = np.where(s32 > 0, np.clip(np.rint(groups / safe), -127, 127), 0).astype(np.int8)
-    return q.reshape(rows, cols), scales
+    return q.reshape(rows, padded), scales
 
 
-def dequantize(q, scales):
-    rows, cols = q.shape
-    gs = cols // scales.shape[1]
-    return (q.reshape(rows, -1, gs).astype(np.float32) * scales.astype(np.float32)[:, :, None]).reshape(rows, cols)
+def dequantize(q, scales, cols=None):
+    """Float weights of int8 codes and their scales; cols drops the padding."""
+    rows, padded = q.shape
+    gs = padded // scales.shape[1]
+    w = (q.reshape(rows, -1, gs).astype(np.float32) * scales.astype(np.float32)[:, :, None]).reshape(rows, padded)
+    return w if cols is None else w[:, :cols]
 
 
 def tokenizer_index(tok_bytes, vocab_size):
@@ -105,6 +118,8 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
     index_off = w.put(offsets.tobytes() + order.tobytes())
 
     table = []
+    cols_of = {"embedding": dim, "classifier": dim, "wq": dim, "wk": dim, "wv": dim, "wo": dim, "w1": dim,
+               "w3": dim, "w2": hidden}
 
     def put_matrix(name, m):
         if isinstance(m, tuple):
@@ -116,6 +131,10 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
             table.append((w.put(np.ascontiguousarray(m, dtype="<f4").tobytes()), F32, 0, 0))
             return
         gs = q.shape[1] // s.shape[1]
+        cols = cols_of[name]
+        if q.shape[1] != padded_cols(cols, gs) or not group_size_ok(cols, gs):
+            raise ValueError("%s: int8 codes of %d columns with group size %d do not fit rows of %d"
+                             % (name, q.shape[1], gs, cols))
         data = w.put(np.ascontiguousarray(q, dtype=np.int8).tobytes())
         scales = w.put(np.ascontiguousarray(s, dtype="<f2").tobytes())
         table.append((data, Q8, gs, scales))
@@ -165,13 +184,14 @@ def read_header(data):
     magic, version, header_size = fields[:3]
     if magic != MAGIC:
         raise ValueError("not a .llm file (magic %r)" % magic)
-    if version != VERSION:
-        raise ValueError(".llm version %d is not supported (this reads version %d)" % (version, VERSION))
+    if not OLDEST_VERSION <= version <= VERSION:
+        raise ValueError(".llm version %d is not supported (this reads versions %d to %d); re-convert the model"
+                         % (version, OLDEST_VERSION, VERSION))
     config = dict(zip(CONFIG_NAMES, fields[3:10]))
     flags, table_off, tok_off, tok_size, index_off, file_size = fields[10:]
     return {"config": config, "shared": bool(flags & FLAG_SHARED_CLASSIFIER), "table_offset": table_off,
             "tokenizer_offset": tok_off, "tokenizer_size": tok_size, "index_offset": index_off,
-            "file_size": file_size, "header_size": header_size}
+            "file_size": file_size, "header_size": header_size, "version": version}
 
 
 def read_table(data, header):

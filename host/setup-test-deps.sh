@@ -12,11 +12,13 @@ set -eu
 cd "$(dirname "$0")/.."
 PYTHON=${1:-python3}
 
-# The host firmware and tools; the emulated Cortex-M3 (qemu port, arm GCC);
+# The host firmware and tools (libffi for the unix port's ffi module, which
+# tests/test_asan.py also uses; build-essential brings the ASan and UBSan
+# runtimes and nm); the emulated Cortex-M3 (qemu port, arm GCC);
 # the Xtensa compile check (lx106 GCC + picolibc); the emulated ESP32-S3's
 # run-time libraries; valgrind for the benchmarks; cmake for the ESP-IDF
 # board checks.
-APT_PACKAGES="build-essential curl xz-utils ca-certificates valgrind cmake
+APT_PACKAGES="build-essential pkg-config libffi-dev curl xz-utils ca-certificates valgrind cmake
     gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
     libglib2.0-0 libpixman-1-0 libfdt1"

@@ -8,9 +8,15 @@ from repo import REPO
 if REPO not in sys.path:
     sys.path.insert(0, REPO)  # so that `import host.llama2` works
 
+# $LLM_FIRMWARE names the host firmware every test runs (mpy.run, host.firmware); the
+# tests run it from other directories too, so a relative path is made absolute here.
+if os.environ.get("LLM_FIRMWARE"):
+    os.environ["LLM_FIRMWARE"] = os.path.abspath(os.environ["LLM_FIRMWARE"])
+
 
 # Test files whose every test needs more than the host firmware; see pytest.ini.
 FILE_MARKERS = {
+    "test_asan.py": "asan",
     "test_device.py": "device",
     "test_emulator_smoke.py": "device",
     "test_natmod.py": "cross",
@@ -67,6 +73,16 @@ def tok512_path(models_dir):
 @pytest.fixture(scope="session")
 def tok32k_path(models_dir):
     return os.path.join(models_dir, "tokenizer.bin")
+
+
+@pytest.fixture(scope="session")
+def int8_model(tmp_path_factory, stories260k_path, tok512_path):
+    """stories260K and tok512 as one int8 .llm file, s260_int8.llm (the name the device
+    tests load from /rom), made once."""
+    from host import convert
+    path = str(tmp_path_factory.mktemp("s260-int8") / "s260_int8.llm")
+    convert.convert(stories260k_path, tok512_path, path, "int8")
+    return path
 
 
 @pytest.fixture(scope="module")

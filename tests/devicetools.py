@@ -1,6 +1,9 @@
 """Talking to the emulated device from tests: mpremote, and the raw console."""
+import contextlib
 import os
+import pty
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -9,14 +12,50 @@ import tty
 from repo import REPO
 
 
-
-
 def mpremote(port, *args, timeout=60):
     # From the repository's top directory, so relative paths work as a user types them.
     r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], cwd=REPO,
                        capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"mpremote {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r.stdout
+
+
+# Imports neither module on a stock firmware (nothing built in, frozen or installed).
+STOCK_PROBE = ("for m in ('_llm', 'llm'):\n try:\n  __import__(m)\n  print('HAS', m)\n"
+               " except ImportError:\n  print('NO', m)")
+
+
+def assert_stock_firmware(port, timeout=60):
+    """Neither _llm nor llm is importable on the device."""
+    out = mpremote(port, "exec", STOCK_PROBE, timeout=timeout)
+    assert "NO _llm" in out and "NO llm" in out, out
+
+
+@contextlib.contextmanager
+def running_emulator(elf, tmp_path_factory, name, **kwargs):
+    """An emulator running elf (host/emulator.py; kwargs as emulator.start's), its
+    log in a fresh temporary directory named name; yields its port, stops it after."""
+    from host import emulator
+    log = tmp_path_factory.mktemp(name) / "emulator.log"
+    proc, port = emulator.start(elf, log=str(log), **kwargs)
+    try:
+        yield port
+    finally:
+        emulator.stop(proc)
+
+
+@contextlib.contextmanager
+def friendly_repl(port, settle=0.3):
+    """The device's console at the friendly REPL's prompt (Ctrl-B) as a Pty,
+    the rest of the banner read; closed after."""
+    con = Pty(port)
+    try:
+        con.write(b"\r\x02")
+        con.read_until(b">>> ")
+        con.read_for(settle)
+        yield con
+    finally:
+        con.close()
 
 
 class Pty:
@@ -43,6 +82,21 @@ class Pty:
                 out += os.read(self.fd, 4096)
         return out
 
+    def run(self, line, timeout=5.0):
+        """Type a line at the friendly REPL; returns the output up to the next prompt."""
+        self.write(line + b"\r")
+        return self.read_until(b">>> ", timeout)
+
+    def interrupt(self, code, running_for=1.0, timeout=5.0):
+        """Type code (with its \\r), check that it still runs running_for seconds
+        later, then Ctrl-C: KeyboardInterrupt and the prompt within timeout."""
+        self.write(code)
+        assert b">>> " not in self.read_for(running_for), f"{code!r} ended before the Ctrl-C"
+        self.write(b"\x03")
+        out = self.read_until(b">>> ", timeout)
+        assert b"KeyboardInterrupt" in out, out
+        return out
+
     def read_for(self, seconds):
         out = b""
         deadline = time.monotonic() + seconds
@@ -53,6 +107,34 @@ class Pty:
 
 
 # A host firmware on a pseudo-terminal (pty.fork), as a user runs it.
+
+@contextlib.contextmanager
+def firmware_on_pty(firmware, code, bytes_as_written=False):
+    """Run `firmware -c code` on a new terminal; yields the terminal's fd (the
+    other end), and kills the firmware when done.  bytes_as_written: the
+    terminal adds no \r to output and echoes nothing, and a Ctrl-C does not
+    flush output not yet read."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the firmware on a terminal
+        try:
+            if bytes_as_written:
+                attrs = termios.tcgetattr(0)
+                attrs[1] &= ~termios.OPOST
+                attrs[3] = (attrs[3] & ~termios.ECHO) | termios.NOFLSH
+                termios.tcsetattr(0, termios.TCSANOW, attrs)
+            os.execv(firmware, [firmware, "-c", code])
+        finally:
+            os._exit(127)
+    try:
+        yield fd
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+
 
 def read_until(fd, marker, timeout, out=b"", since=0):
     """Read the terminal until marker shows up in out[since:]."""

@@ -18,6 +18,7 @@ from host import reference as R
 
 f32 = np.float32
 BLOCK = 256  # LLM_ATT_Q8_BLOCK
+WMAX = 32639  # LLM_ATT_Q8_WMAX: 127 * 256 + 127, two int8 digits on the S3
 
 
 # ---- numpy model ----------------------------------------------------------------
@@ -52,11 +53,11 @@ def attention_q8(q, qs, k, ks, v, vs, pos):
     for t0 in range(0, n, BLOCK):
         sl = slice(t0, min(n, t0 + BLOCK))
         vmax = f32(max(f32(0.0), vs[sl].max()))
-        inv = f32(32767.0) / vmax if vmax > 0 else f32(0.0)
+        inv = f32(WMAX) / vmax if vmax > 0 else f32(0.0)
         wj = e[sl] * vs[sl] * inv + f32(0.5)
-        w = np.minimum(wj, f32(32767.0)).astype(np.int64)
+        w = np.minimum(wj, f32(WMAX)).astype(np.int64)
         dots = v[:, sl].astype(np.int64) @ w
-        out = (out + dots.astype(f32) * (vmax / f32(32767.0))).astype(f32)
+        out = (out + dots.astype(f32) * (vmax / f32(WMAX))).astype(f32)
     s4 = np.zeros(4, dtype=f32)
     n4 = n - n % 4
     for t in range(0, n4, 4):
@@ -185,8 +186,8 @@ def make_cases(seed):
         q, qs = quantize(rng.standard_normal(hs).astype(f32))
         cases["c%d_%d_%d" % (hs, ctx, pos)] = (q, qs, k, ks, v, vs, pos)
     # Largest sums: every code 127 (scores 256 * 127 * 127, scaled by 256
-    # on SIMD), equal scores so every weight code is 32767, value sums
-    # 256 * 32767 * 127 in one block.
+    # on SIMD), equal scores so every weight code is WMAX, value sums
+    # 256 * WMAX * 127 in one block.
     hs, ctx = 256, 300
     full = np.full((hs, ctx), 127, np.int8)
     ones = np.full(ctx, 0.01, f32)
@@ -252,7 +253,7 @@ def test_attention_q8_close_to_float_attention(firmware):
         p = np.exp(s - s.max())
         ref = V @ (p / p.sum())
         # What the kernel rounds: each weight code by half a code of its
-        # block's scale (vmax / 32767); each exponential by its 2 ulp and by
+        # block's scale (vmax / WMAX); each exponential by its 2 ulp and by
         # the float32 rounding of the scores it is taken of (a few 2**-24 of
         # the largest score, absolute); the float sum of the n exponentials
         # (n / 4 additions per lane).  Twice that, for the smaller float
@@ -260,7 +261,7 @@ def test_attention_q8_close_to_float_attention(firmware):
         vmax = np.zeros(n)
         for t0 in range(0, n, BLOCK):
             vmax[t0:t0 + BLOCK] = vs[t0:min(n, t0 + BLOCK)].max()
-        code_err = np.abs(v[:, :n]) @ (0.5 * vmax / 32767) / p.sum()
+        code_err = np.abs(v[:, :n]) @ (0.5 * vmax / WMAX) / p.sum()
         rel = 2 * 2.0 ** -23 + 4 * 2.0 ** -24 * np.abs(s).max() + (n / 4 + 2) * 2.0 ** -23
         bound = 2 * (code_err + rel * (np.abs(V) @ p) / p.sum())
         out, _ = got[name]
@@ -328,3 +329,129 @@ for name, fn in (("slow", _llm.quantize), ("fast", _llm.quantize_fast)):
         assert qa == qb, "group size %d: codes differ" % gs
         assert mpy.f32(sa).view(np.uint32).tolist() == mpy.f32(sb).view(np.uint32).tolist(), \
             "group size %d: scales differ" % gs
+
+
+# ---- the S3's SIMD attention on the emulated core ---------------------------------
+#
+# On the ESP32-S3 the int8 KV cache has its own layout (keys by position,
+# attention_q8.h) and llm_attention_q8_cache runs its scores and value sums
+# through the SIMD (PIE); llm_attention_f32_fast (int8 weights, fp32 cache)
+# runs loops shaped for the S3's compiler.  Both must give the host's floats
+# bit for bit: each forward pass's logits are compared, position by position,
+# between the emulated S3 core (boards/s3sim) and the host firmware.
+# tests/test_s3_kernels.py's harness checks the same for the C forward pass
+# alone (stories260K.bin with the int8 cache, logits of every position).
+
+S3_LOGITS = """
+import llm, json, array
+m = llm.load(%(path)r, ctx=%(ctx)d, kv=%(kv)r)
+tok, toks, sums = 1, [], []
+for pos in range(%(steps)d):
+    lg = m.forward(tok, pos)
+    best, h = 0, 0
+    for i in range(len(lg)):
+        if lg[i] > lg[best]:
+            best = i
+    # A checksum of the logits' bits.
+    for x in array.array('I', bytes(lg)):
+        h = (h * 1000003 + x) & 0xffffffff
+    toks.append(best)
+    sums.append(h)
+    tok = best
+print(json.dumps([toks, sums]))
+"""
+
+
+@pytest.fixture(scope="module")
+def s3_int8_romfs(tmp_path_factory, models_dir):
+    import os
+    from repo import REPO, make_ok
+    from host import convert, romfs
+    if not os.path.isfile(os.path.join(REPO, "deps", "s3-tools", ".unpacked")):
+        pytest.skip("S3 test tools missing (make s3-tools)")
+    make_ok("s3-firmware", timeout=1800)
+    d = tmp_path_factory.mktemp("s3-att")
+    model = str(d / "s260_int8.llm")
+    convert.convert(os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin"),
+                    model, "int8")
+    # Random models whose head sizes take the SIMD's other shapes: 12 and 48
+    # (positions padded to 16 bytes or filling 3 chunks), 24 (odd positions
+    # start in the middle of a 16-byte chunk).
+    from host import llama2, modelfile
+    tok = open(os.path.join(models_dir, "tok512.bin"), "rb").read()
+    for hs, dim, heads, kv_heads in SHAPES:
+        cfg = dict(dim=dim, hidden_dim=2 * dim, n_layers=2, n_heads=heads, n_kv_heads=kv_heads, vocab_size=512,
+                   seq_len=128)
+        cfg, w = llama2.random_weights(cfg, seed=hs)
+        modelfile.write(str(d / ("hs%d.llm" % hs)), cfg, w, tok, dtype="int8")
+    img = str(d / "m.romfs")
+    romfs.write_image(img, [model] + [str(d / ("hs%d.llm" % s[0])) for s in SHAPES])
+    return model, img, os.path.join(REPO, "build", "s3sim", "firmware.elf")
+
+
+# (head size, dim, heads, KV heads) of the random models.
+SHAPES = [(12, 48, 4, 2), (24, 96, 4, 2), (48, 96, 2, 1)]
+
+
+def run_on_s3(elf, img, script, timeout=900):
+    import os, subprocess, sys, tempfile, time
+    from host import emulator
+    with tempfile.TemporaryDirectory() as tmp:
+        log, path = os.path.join(tmp, "qemu.log"), os.path.join(tmp, "script.py")
+        with open(path, "w") as f:
+            f.write(script)
+        with open(log, "wb") as logf:
+            proc = subprocess.Popen(emulator.qemu_command(elf, img, s3=True), stdin=subprocess.DEVNULL,
+                                    stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            deadline, pty = time.monotonic() + 20, None
+            while pty is None:
+                with open(log, "rb") as f:
+                    m = emulator.PTY_RE.search(f.read())
+                if m:
+                    pty = m.group(1).decode()
+                else:
+                    assert proc.poll() is None and time.monotonic() < deadline, "qemu did not start"
+                    time.sleep(0.05)
+            r = subprocess.run([sys.executable, "-m", "mpremote", "connect", pty, "run", path],
+                               capture_output=True, timeout=timeout)
+            out = r.stdout.decode(errors="replace")
+            assert r.returncode == 0 and "Traceback" not in out, out + r.stderr.decode(errors="replace")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("kv, ctx, steps", [("int8", 256, 200), ("f32", 64, 64)])
+def test_s3_attention_gives_the_host_logits_bit_for_bit(firmware, s3_int8_romfs, kv, ctx, steps):
+    """int8 weights with the int8 KV cache (SIMD scores and value sums in the
+    S3's layout, pairs of positions per 16-byte chunk for head size 8, value
+    blocks past 16-position boundaries) and with the fp32 cache
+    (llm_attention_f32_fast): greedy tokens of every position and the logits'
+    bits (a checksum) at every position."""
+    from host import firmware as host_firmware
+    model, img, elf = s3_int8_romfs
+    args = {"ctx": ctx, "kv": kv, "steps": steps}
+    on_s3 = run_on_s3(elf, img, S3_LOGITS % dict(args, path="/rom/s260_int8.llm"))
+    on_host = host_firmware.run_code(S3_LOGITS % dict(args, path=model))
+    assert len(on_s3[0]) == len(on_s3[1]) == steps
+    assert on_s3[0] == on_host[0]
+    for p in range(steps):
+        assert on_s3[1][p] == on_host[1][p], "logits differ at position %d" % p
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("hs", [s[0] for s in SHAPES])
+def test_s3_int8_kv_attention_other_head_sizes(firmware, s3_int8_romfs, hs):
+    """The int8 KV cache's SIMD path for head sizes other than stories260K's 8."""
+    import os
+    from host import firmware as host_firmware
+    model, img, elf = s3_int8_romfs
+    path = os.path.join(os.path.dirname(model), "hs%d.llm" % hs)
+    args = {"ctx": 80, "kv": "int8", "steps": 80}
+    on_s3 = run_on_s3(elf, img, S3_LOGITS % dict(args, path="/rom/hs%d.llm" % hs))
+    on_host = host_firmware.run_code(S3_LOGITS % dict(args, path=path))
+    assert len(on_s3[1]) == 80
+    assert on_s3 == on_host

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from devicetools import Pty, mpremote
+from devicetools import friendly_repl, mpremote
 from host import convert, firmware, llama2
 from repo import REPO, make
 
@@ -100,21 +100,10 @@ def test_soft_reset_keeps_the_deployed_model(deployed, models):
 
 
 def test_ctrl_c_stops_a_generation_and_the_model_stays_usable(deployed):
-    board = deployed
-    con = Pty(board)
-    try:
-        con.write(b"\r\x02")
-        con.read_until(b">>> ")
-        con.read_for(0.3)
-        con.write(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')\r")
-        con.read_until(b">>> ", timeout=30)
-        con.write(b"print(m.generate('', steps=256, temperature=0))\r")
-        assert b">>> " not in con.read_for(0.5)  # generating
-        con.write(b"\x03")
-        out = con.read_until(b">>> ", timeout=30)
-        assert b"KeyboardInterrupt" in out, out
-        con.write(b"print(m.generate('Once upon a time', steps=20, temperature=0))\r")
-        out = con.read_until(b">>> ", timeout=60)
+    with friendly_repl(deployed) as con:
+        con.run(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')", timeout=30)
+        con.interrupt(b"print(m.generate('', steps=256, temperature=0))\r", running_for=0.5, timeout=30)
+        out = con.run(b"print(m.generate('Once upon a time', steps=20, temperature=0))", timeout=60)
         assert b"Once upon a time" in out and b"Error" not in out, out
         # The interactive loop: Ctrl-C ends the story, not the loop.
         con.write(b"llm.repl(m, steps=256, temperature=0)\r")
@@ -129,8 +118,6 @@ def test_ctrl_c_stops_a_generation_and_the_model_stays_usable(deployed):
         assert b"The cat" in out
         con.write(b"\r")  # an empty line leaves the loop
         con.read_until(b">>> ", timeout=30)
-    finally:
-        con.close()
 
 
 def test_filesystem_deploy_verifies_and_loads(board, tmp_path):

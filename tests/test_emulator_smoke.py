@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from host import emulator  # the repo root is on sys.path (conftest.py)
-from devicetools import Pty, mpremote
+from devicetools import friendly_repl, mpremote, running_emulator
 from repo import REPO, make_ok
 
 
@@ -34,10 +34,8 @@ def qemu_elf():
 
 @pytest.fixture(scope="module")
 def device(qemu_elf, tmp_path_factory):
-    log = tmp_path_factory.mktemp("qemu") / "emulator.log"
-    proc, pty = emulator.start(qemu_elf, log=str(log))
-    yield pty
-    emulator.stop(proc)
+    with running_emulator(qemu_elf, tmp_path_factory, "qemu") as port:
+        yield port
 
 
 def test_exec_and_config(device):
@@ -89,21 +87,10 @@ def test_romfs_deploy_and_filesystem(device, tmp_path):
 
 
 def test_ctrl_c_interrupts_running_code(device):
-    con = Pty(device)
-    try:
-        con.write(b"\r\x02")  # Ctrl-B: friendly REPL
-        con.read_until(b">>> ")
-        con.read_for(0.2)
+    with friendly_repl(device, settle=0.2) as con:
         for code in (b"while True: pass\r\r", b"import time; time.sleep(60)\r"):
-            con.write(code)
-            assert b">>> " not in con.read_for(1.0)  # still running
-            con.write(b"\x03")
-            out = con.read_until(b">>> ")
-            assert b"KeyboardInterrupt" in out, out
-        con.write(b"print(6 * 7)\r")
-        assert b"42\r\n>>> " in con.read_until(b"42\r\n>>> ")
-    finally:
-        con.close()
+            con.interrupt(code)
+        assert b"42\r\n>>> " in con.run(b"print(6 * 7)")
 
 
 def test_preloaded_romfs(qemu_elf, tmp_path):

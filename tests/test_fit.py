@@ -33,18 +33,50 @@ def cli(*args, heapsize=None):
 
 # ---- format -----------------------------------------------------------------
 
-def test_every_tensor_is_16_byte_aligned_and_groups_divide_rows(llm_files):
+def tensor_cols(config, i, n_entries):
+    """Row length of table entry i (llama2.c's shapes, docs/format.md)."""
+    layer_slot = (i - 1) % 9
+    return config["hidden_dim"] if 1 <= i < n_entries - 2 and layer_slot == 7 else config["dim"]
+
+
+def test_every_tensor_is_16_byte_aligned_and_int8_groups_are_whole_vectors(llm_files):
     for path in llm_files:
         data = open(path, "rb").read()
         header = modelfile.read_header(data)
-        c = header["config"]
-        cols = {"wq": c["dim"], "w2": c["hidden_dim"]}
-        for i, (off, kind, gs, soff) in enumerate(modelfile.read_table(data, header)):
+        assert header["version"] == modelfile.VERSION == 2
+        table = modelfile.read_table(data, header)
+        for i, (off, kind, gs, soff) in enumerate(table):
             assert off % 16 == 0
             if kind == modelfile.Q8:
-                assert soff % 16 == 0 and gs > 0
+                # Whole 128-bit vectors for the S3's SIMD, and rows padded to whole groups.
+                cols = tensor_cols(header["config"], i, len(table))
+                assert soff % 16 == 0 and gs > 0 and gs % 16 == 0
+                assert gs == modelfile.pick_group_size(cols)
         assert header["file_size"] == len(data)
-        del cols
+
+
+def test_int8_rows_are_padded_with_zero_codes(llm_files, s260):
+    data = open(llm_files[1], "rb").read()
+    header = modelfile.read_header(data)
+    c = header["config"]
+    table = modelfile.read_table(data, header)
+    w2_off, kind, gs, soff = table[1 + 7]  # layer 0's w2: rows of hidden_dim 172
+    assert kind == modelfile.Q8 and gs == 64
+    padded = modelfile.padded_cols(c["hidden_dim"], gs)
+    assert padded == 192
+    codes = np.frombuffer(data, dtype=np.int8, count=c["dim"] * padded, offset=w2_off).reshape(c["dim"], padded)
+    assert (codes[:, c["hidden_dim"]:] == 0).all()
+    assert (codes[:, :c["hidden_dim"]] != 0).any(axis=1).all()
+    assert soff == w2_off + c["dim"] * padded  # the scales follow: padded / gs per row
+    # The codes of the real columns are those of groups of 64, the last one short.
+    cfg, w = llama2.read_checkpoint(s260[0])
+    row = w["w2"][0][3]
+    scales = np.frombuffer(data, dtype="<f2", count=padded // gs, offset=soff + 3 * (padded // gs) * 2)
+    for g in range(padded // gs):
+        part = row[g * gs:(g + 1) * gs]
+        assert scales[g] == np.float16(np.abs(part).max() / 127.0)
+        want = np.clip(np.rint(part / np.float32(scales[g])), -127, 127).astype(np.int8)
+        assert (codes[3, g * gs:g * gs + len(part)] == want).all()
 
 
 def test_int8_scales_cost_at_most_5_percent(llm_files):
@@ -58,10 +90,9 @@ def test_int8_scales_cost_at_most_5_percent(llm_files):
         if kind != modelfile.Q8 or off in seen:
             continue
         seen.add(off)
-        layer_slot = (i - 1) % 9
-        cols = c["hidden_dim"] if 1 <= i < len(table) - 2 and layer_slot == 7 else c["dim"]
-        assert cols % gs == 0
-        rows_bytes = (soff - off)  # codes come right before their scales
+        cols = tensor_cols(c, i, len(table))
+        assert gs % 16 == 0 and modelfile.padded_cols(cols, gs) - cols < gs
+        rows_bytes = (soff - off)  # codes (padded rows) come right before their scales
         int8_bytes += rows_bytes
         scale_bytes += rows_bytes // gs * 2
         assert rows_bytes // gs * 2 <= 0.05 * rows_bytes, "tensor %d: group size %d" % (i, gs)
@@ -69,11 +100,58 @@ def test_int8_scales_cost_at_most_5_percent(llm_files):
 
 
 def test_group_size_choice():
+    # Multiples of 16 (whole SIMD vectors), the padding least, 64 on a tie.
     assert modelfile.pick_group_size(64) == 64
-    assert modelfile.pick_group_size(172) == 43  # 4 would cost 50%
-    assert modelfile.pick_group_size(288) == 48
-    assert modelfile.pick_group_size(768) == 48
-    assert modelfile.pick_group_size(7) == 7  # per-row fallback
+    assert modelfile.pick_group_size(172) == 64  # padded to 192, as with 48
+    assert modelfile.pick_group_size(288) == 48  # 64 would pad to 320
+    assert modelfile.pick_group_size(768) == 64
+    assert modelfile.pick_group_size(7) == 16  # one group, the row padded to 16
+    assert modelfile.pick_group_size(40) == 48
+
+
+def test_padded_quantisation_equals_the_unpadded_groups():
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((5, 100)).astype(np.float32)
+    q, s = modelfile.quantize(w, 64)
+    assert q.shape == (5, 128) and s.shape == (5, 2)
+    assert (q[:, 100:] == 0).all()
+    q1, s1 = modelfile.quantize(w[:, 64:], 36)  # the short last group on its own
+    assert (q[:, 64:100] == q1).all() and (s[:, 1:] == s1).all()
+    assert np.abs(modelfile.dequantize(q, s, 100) - w).max() <= np.abs(w).max() / 127 * 0.51 + 1e-3
+    for bad in (0, -16, 7, 24, 40, 128):  # neither divides 100 nor a multiple of 16 up to 112
+        with pytest.raises(ValueError):
+            modelfile.quantize(w, bad)
+
+
+def old_group_size(cols):
+    """Version 1's default: the smallest divisor of the row of at least 40."""
+    return next((gs for gs in range(40, cols + 1) if cols % gs == 0), cols)
+
+
+def test_version1_files_load_as_before_and_newer_versions_ask_to_reconvert(tmp_path, s260):
+    # A version-1 layout: groups that divide the rows (43 for w2), no padding.
+    cfg, w = llama2.read_checkpoint(s260[0])
+    old = dict(w)
+    for name in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+        old[name] = [modelfile.quantize(m, old_group_size(m.shape[1])) for m in w[name]]
+    old["token_embedding_table"] = old["wcls"] = modelfile.quantize(w["token_embedding_table"], 64)
+    tok = open(s260[1], "rb").read()
+    v2 = str(tmp_path / "v2.llm")
+    modelfile.write(v2, cfg, old, tok, shared=True)
+    data = bytearray(open(v2, "rb").read())
+    table = modelfile.read_table(bytes(data), modelfile.read_header(bytes(data)))
+    assert table[1 + 7][2] == 43  # layer 0's w2
+    struct.pack_into("<I", data, 4, 1)
+    v1 = str(tmp_path / "v1.llm")
+    open(v1, "wb").write(data)
+    gen = "import llm, json\nm = llm.load(%r)\nprint(json.dumps(m.generate('Once', steps=40, temperature=0)))"
+    text = firmware.run_code(gen % v1)
+    assert len(text) > 20 and text == firmware.run_code(gen % v2)
+    struct.pack_into("<I", data, 4, 3)
+    v3 = str(tmp_path / "v3.llm")
+    open(v3, "wb").write(data)
+    out = load_error(v3)
+    assert out.startswith("ValueError") and "version 3" in out and "re-convert" in out, out
 
 
 def test_all_zero_group_quantises_without_nan():

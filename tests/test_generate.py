@@ -324,7 +324,7 @@ emit("ctx", m.ctx)
 ''' % (ckpt, tokp))
     assert res["text"] == b"".join(ref_pieces(R, tr, tok, "Once upon a time", 16, 0.0, 0.9, 0)).decode()
     assert res["stop"] == "ctx" and res["ctx"] == 16
-    assert "16" in res.err and "context" in res.err
+    assert "context" not in res.err  # the library says so through stop_reason; the CLI and repl print it
 
 
 def test_api_kv_int8(firmware, stories):

@@ -7,8 +7,6 @@ tokenizer, and every output is compared with host.reference (llama2.c's arithmet
 """
 
 import os
-import pty
-import signal
 import subprocess
 import time
 
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 
 import mpy
-from devicetools import read_until, type_line
+from devicetools import firmware_on_pty, read_until, type_line
 from host import llama2
 from repo import REPO
 
@@ -123,13 +121,7 @@ def test_repl_recovers_from_ctrl_c_on_15m(firmware, tmp_path, tok32k_path):
     make_checkpoint(path, SHAPES["stories15M"], seed=99)
     code = ("import llm\nm = llm.load(%r, %r)\nllm.repl(m, steps=256)\nprint('REPL-DONE')\n"
             % (str(path), tok32k_path))
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the firmware on a terminal, as a user runs it
-        try:
-            os.execv(firmware, [firmware, "-c", code])
-        finally:
-            os._exit(127)
-    try:
+    with firmware_on_pty(firmware, code) as fd:  # as a user runs it
         read_until(fd, b"> ", 30)
         type_line(fd, b"Once upon a time")
         time.sleep(0.3)  # mid-story: 256 steps of a 15M model take longer than this
@@ -143,10 +135,3 @@ def test_repl_recovers_from_ctrl_c_on_15m(firmware, tmp_path, tok32k_path):
         type_line(fd, b"")
         done = read_until(fd, b"REPL-DONE", 30)
         assert b"Traceback" not in after + again + done
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-        os.close(fd)

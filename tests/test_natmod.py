@@ -25,7 +25,6 @@ import sys
 import pytest
 
 import devicetools
-from host import convert, emulator
 from repo import REPO, make_ok
 
 BUILD = os.path.join(REPO, "build")
@@ -66,14 +65,6 @@ def last_json(proc, what):
     assert proc.returncode == 0, "%s failed:\n%s\n%s" % (what, proc.stdout.decode(errors="replace")[-2000:],
                                                         proc.stderr.decode(errors="replace")[-2000:])
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def int8_model(tmp_path_factory, models_dir):
-    path = str(tmp_path_factory.mktemp("natmod") / "s260_int8.llm")
-    convert.convert(os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin"),
-                    path, "int8")
-    return path
 
 
 GREEDY = """
@@ -192,17 +183,13 @@ def mpremote(port, *args, timeout=300):
 
 @pytest.fixture(scope="module")
 def stock_board(built, tmp_path_factory):
-    log = tmp_path_factory.mktemp("qemu-stock") / "emulator.log"
-    proc, port = emulator.start(STOCK_QEMU, log=str(log))
-    yield port
-    emulator.stop(proc)
+    with devicetools.running_emulator(STOCK_QEMU, tmp_path_factory, "qemu-stock") as port:
+        yield port
 
 
 def test_mip_install_then_greedy_generation_on_the_emulated_mcu(stock_board, firmware, int8_model):
     port = stock_board
-    out = mpremote(port, "exec", "for m in ('_llm', 'llm'):\n try:\n  __import__(m)\n  print('HAS', m)\n"
-                                 " except ImportError:\n  print('NO', m)")
-    assert "NO _llm" in out and "NO llm" in out  # a stock firmware
+    devicetools.assert_stock_firmware(port, timeout=300)  # a stock firmware
 
     # The Python package alone (package.json at the top), then the package and
     # this architecture's .mpy.

@@ -7,17 +7,14 @@ tests/test_generate.py holds to llama2.c token for token.
 """
 import json
 import os
-import pty
 import re
-import signal
-import termios
 import time
 
 import numpy as np
 import pytest
 
 import mpy
-from devicetools import read_until, type_line
+from devicetools import firmware_on_pty, read_until, type_line
 from host import llama2
 
 STATS = re.compile(rb"\[(\d+) tokens, (\d+\.\d) tok/s\]|\[(\d+) tokens in under 1 ms\]")
@@ -269,19 +266,9 @@ def test_ctrl_c_mid_story_then_continue(firmware, slow_model):
     ckpt, tok = slow_model
     code = ("import llm\nm = llm.load(%r, %r)\nllm.repl(m, steps=512, temperature=0)\nprint('REPL-DONE')\n"
             % (ckpt, tok))
-    pid, fd = pty.fork()
-    if pid == 0:  # the firmware on a terminal, as a user runs it
-        try:
-            attrs = termios.tcgetattr(0)
-            # Bytes as written (no \r added, no ^C echoed), and the Ctrl-C must
-            # not flush story bytes not yet read.
-            attrs[1] &= ~termios.OPOST
-            attrs[3] = (attrs[3] & ~termios.ECHO) | termios.NOFLSH
-            termios.tcsetattr(0, termios.TCSANOW, attrs)
-            os.execv(firmware, [firmware, "-c", code])
-        finally:
-            os._exit(127)
-    try:
+    # Bytes as written (no \r added, no ^C echoed), and the Ctrl-C must not flush
+    # story bytes not yet read.
+    with firmware_on_pty(firmware, code, bytes_as_written=True) as fd:  # as a user runs it
         out = read_until(fd, b"> ", 60)
         type_line(fd, b"Once upon a time")
         out = read_until(fd, b"Once upon a time\r\nOnce", 30, out)
@@ -295,13 +282,6 @@ def test_ctrl_c_mid_story_then_continue(firmware, slow_model):
         out = read_until(fd, b"tok/s]\n> ", 60, out, since=mark)
         type_line(fd, b"")
         out = read_until(fd, b"REPL-DONE", 30, out)
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-        os.close(fd)
     assert b"Traceback" not in out
     m = re.search(rb"Once upon a time\r\n(Once upon a time.*)\n\[stopped\]\n\[(\d+) tokens", out, re.S)
     assert m, out[-2000:]

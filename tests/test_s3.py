@@ -26,8 +26,8 @@ import time
 
 import pytest
 
-from devicetools import Pty, mpremote
-from host import convert, emulator, firmware as host_firmware, llama2
+from devicetools import assert_stock_firmware, friendly_repl, mpremote, running_emulator
+from host import firmware as host_firmware, llama2
 
 pytestmark = pytest.mark.s3
 
@@ -66,24 +66,10 @@ def board(built):
     make("emulator-s3-stop")
 
 
-def start(elf, qemu, tmp_path_factory, name):
-    log = tmp_path_factory.mktemp(name) / "emulator.log"
-    return emulator.start(elf, log=str(log), s3=True, qemu=qemu)
-
-
 @pytest.fixture(scope="module")
 def psram_board(built, tmp_path_factory):
-    proc, port = start(PSRAM_ELF, built, tmp_path_factory, "s3-psram")
-    yield port
-    emulator.stop(proc)
-
-
-@pytest.fixture(scope="module")
-def int8_model(tmp_path_factory, models_dir):
-    path = str(tmp_path_factory.mktemp("s3-models") / "s260_int8.llm")
-    convert.convert(os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin"),
-                    path, "int8")
-    return path
+    with running_emulator(PSRAM_ELF, tmp_path_factory, "s3-psram", s3=True, qemu=built) as port:
+        yield port
 
 
 def deploy(port, *files):
@@ -233,29 +219,14 @@ def test_int8_greedy_tokens_equal_the_host_firmware_s(deployed, int8_model, firm
 
 
 def test_ctrl_c_stops_generation_and_the_port_keeps_running(deployed):
-    con = Pty(deployed)
-    try:
-        con.write(b"\r\x02")
-        con.read_until(b">>> ")
-        con.read_for(0.3)
+    with friendly_repl(deployed) as con:
         for code in (b"while True: pass\r\r", b"import time; time.sleep(60)\r"):
-            con.write(code)
-            assert b">>> " not in con.read_for(1.0)  # still running
-            con.write(b"\x03")
-            assert b"KeyboardInterrupt" in con.read_until(b">>> ")
-        con.write(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')\r")
-        con.read_until(b">>> ", timeout=60)
+            con.interrupt(code)
+        con.run(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')", timeout=60)
         # Endless generation: only Ctrl-C, polled between tokens, ends it.
-        con.write(b"while True: m.generate('', steps=256, temperature=0)\r\r")
-        assert b">>> " not in con.read_for(1.5)
-        con.write(b"\x03")
-        out = con.read_until(b">>> ", timeout=30)
-        assert b"KeyboardInterrupt" in out, out
-        con.write(b"print(m.generate('Once upon a time', steps=20, temperature=0))\r")
-        out = con.read_until(b">>> ", timeout=60)
+        con.interrupt(b"while True: m.generate('', steps=256, temperature=0)\r\r", running_for=1.5, timeout=30)
+        out = con.run(b"print(m.generate('Once upon a time', steps=20, temperature=0))", timeout=60)
         assert b"Once upon a time" in out and b"Error" not in out, out
-    finally:
-        con.close()
 
 
 # ---- malformed model files ----------------------------------------------------
@@ -321,16 +292,13 @@ def test_malformed_model_files_raise_and_the_port_keeps_running(board, int8_mode
 
 @pytest.fixture(scope="module")
 def stock_board(built, tmp_path_factory):
-    proc, port = start(STOCK_ELF, built, tmp_path_factory, "s3-stock")
-    yield port
-    emulator.stop(proc)
+    with running_emulator(STOCK_ELF, tmp_path_factory, "s3-stock", s3=True, qemu=built) as port:
+        yield port
 
 
 def test_mip_installed_xtensawin_mpy_gives_the_same_tokens(stock_board, int8_model, firmware):
     port = stock_board
-    out = mpremote(port, "exec", "for m in ('_llm', 'llm'):\n try:\n  __import__(m)\n  print('HAS', m)\n"
-                                 " except ImportError:\n  print('NO', m)")
-    assert "NO _llm" in out and "NO llm" in out  # neither built in nor frozen
+    assert_stock_firmware(port)  # neither built in nor frozen
     out = mpremote(port, "mip", "install", "usermod/natmod/package-xtensawin.json", timeout=300)
     assert "Installing: /lib/_llm.mpy" in out and "Installing: /lib/llm/model.py" in out
     deploy(port, int8_model)

@@ -51,6 +51,17 @@ def test_kernels_bit_identical_to_host(harness):
         assert a == b, "S3 and host differ:\n  S3:   %s\n  host: %s" % (a[:300], b[:300])
 
 
+def test_inline_expf_is_the_library_expf_everywhere(harness):
+    """kernels_xtensa.h's expf for the softmax (x <= 0) against the linked
+    library's expf for every float of (-87.34, 0], on the host (the same C
+    the S3 runs; check mode samples it on the S3 core)."""
+    import subprocess
+    r = subprocess.run([harness.HOST, "expall"], capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:]
+    every = 0xc2aeac4f - 0x80000000 + 1  # the bit patterns of -0.0 down to -87.3365
+    assert b"expf_nonpos checked %d, mismatches: 0" % (every + 7) in r.stdout
+
+
 def test_forward_matches_host_and_llama2c(harness, models_dir, golden_dir):
     model, tok = os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin")
     rc, s3_out, _ = harness.gen(model, tok, 256, logit_hash=True)

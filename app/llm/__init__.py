@@ -8,8 +8,8 @@
 
 from _llm import threads
 
-from .model import Model, load, info
+from .model import Model, load, print_info
 from .repl import repl
 
-__all__ = ["Model", "load", "info", "repl", "threads"]
+__all__ = ["Model", "load", "print_info", "repl", "threads"]
 __version__ = "0.1.0"

@@ -96,6 +96,8 @@ def main(argv):
     for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):
         write_piece(out, piece)
     out.write(b"\n")
+    if model.stop_reason == "ctx":
+        sys.stderr.write(llm.model.context_full_message(model) + "\n")
     if model.tokens_per_second:
         sys.stderr.write("achieved tok/s: %f\n" % model.tokens_per_second)
     return 0

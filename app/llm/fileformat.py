@@ -20,17 +20,39 @@ V0_HEADER_SIZE = 28
 # llama2.c's version-2 export (int8, group-quantised): magic "ak42".
 V2_MAGIC = 0x616B3432
 
-# The .llm file (docs/format.md).
+# The .llm file (docs/format.md).  Version 2 pads int8 rows to a multiple
+# of their group size (version 1's groups always divided the row, which
+# version 2 reads the same way), so that groups of a multiple of 16 give
+# the ESP32-S3's SIMD 16-byte aligned groups.
 MAGIC = b"uLLM"
-VERSION = 1
+VERSION = 2
+OLDEST_VERSION = 1
 HEADER_SIZE = 64
 # magic, version, header size, config, flags, table, tokenizer, tokenizer size, index, file size
 HEADER_FORMAT = "<4sII7iIIIIII"
 TABLE_ENTRY_SIZE = 16  # offset, type, group size, scales offset: four int32
 ALIGN = 16
 FLAG_SHARED_CLASSIFIER = 1
+# Group sizes the converter picks are multiples of this (the S3's 128-bit
+# vectors); any group size is valid as long as it divides the row, or is a
+# multiple of SIMD_BYTES at most the row rounded up to SIMD_BYTES.
+SIMD_BYTES = 16
 
 
 def n_tensors(n_layers: int) -> int:
     """Entries of the tensor list: the embedding, every layer's, rms_final, the classifier."""
     return 3 + len(LAYER_TENSORS) * n_layers
+
+
+def padded_cols(cols: int, group_size: int) -> int:
+    """Bytes of one int8 row: cols rounded up to a multiple of group_size."""
+    return (cols + group_size - 1) // group_size * group_size
+
+
+def group_size_ok(cols: int, group_size: int) -> bool:
+    """Whether an int8 tensor with rows of cols values may use group_size."""
+    if group_size <= 0:
+        return False
+    if cols % group_size == 0:
+        return True
+    return group_size % SIMD_BYTES == 0 and group_size <= padded_cols(cols, SIMD_BYTES)

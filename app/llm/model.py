@@ -2,7 +2,6 @@
 # run.c does, so that the same flags give the same tokens.
 import gc
 import struct
-import sys
 import time
 
 import _llm
@@ -168,8 +167,7 @@ class Model:
         start = None
         while pos < end:
             if pos >= self.ctx:
-                self.stop_reason = "ctx"
-                sys.stderr.write("\n[llm: the %d-token context is full; generation stopped]\n" % self.ctx)
+                self.stop_reason = "ctx"  # the caller says so (context_full_message)
                 break
             core.forward(token, pos)
             if pos < n_prompt - 1:
@@ -341,8 +339,14 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     return Model(core, tok, config, ctx, kv, parts)
 
 
-def info(model: Model) -> None:
-    """Print model.info() as a table."""
+def context_full_message(model: Model) -> str:
+    """What the command line and the REPL say when generation stopped at the
+    end of the context (model.stop_reason == "ctx")."""
+    return "[llm: the %d-token context is full; generation stopped]" % model.ctx
+
+
+def print_info(model: Model) -> None:
+    """Print model.info(), the dict, as a table."""
     d = model.info()
     for key in CONFIG_NAMES + ("ctx", "kv"):
         print("%-22s %s" % (key, d[key]))

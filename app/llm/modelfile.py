@@ -5,8 +5,8 @@ import struct
 from array import array
 
 from . import llama2
-from .fileformat import (ALIGN, HEADER_FORMAT, HEADER_SIZE, MAGIC, N_LAYERS, Q8, TABLE_ENTRY_SIZE, VERSION,
-                         VOCAB_SIZE, n_tensors)
+from .fileformat import (ALIGN, HEADER_FORMAT, HEADER_SIZE, MAGIC, N_LAYERS, OLDEST_VERSION, Q8, TABLE_ENTRY_SIZE,
+                         VERSION, VOCAB_SIZE, n_tensors)
 
 
 def is_model_file(head):
@@ -22,9 +22,11 @@ def read_layout(f, path, size):
     magic, version, header_size = fields[:3]
     if magic != MAGIC:
         raise ValueError("%s: not a .llm file" % path)
-    if version != VERSION:
-        raise ValueError("%s: .llm version %d is not supported (this firmware reads version %d)"
-                         % (path, version, VERSION))
+    if not OLDEST_VERSION <= version <= VERSION:
+        # Version 1 is version 2 without padded rows, so both read alike.
+        raise ValueError("%s: .llm version %d is not supported (this firmware reads versions %d to %d);"
+                         " re-convert the model with this release's python3 -m host convert"
+                         % (path, version, OLDEST_VERSION, VERSION))
     if header_size != HEADER_SIZE:
         raise ValueError("%s: header size %d, expected %d" % (path, header_size, HEADER_SIZE))
     config = tuple(fields[3:10])

@@ -2,7 +2,7 @@
 import sys
 
 from .fileformat import SEQ_LEN
-from .model import _ticks_diff, _ticks_ms
+from .model import _ticks_diff, _ticks_ms, context_full_message
 
 MYPY = False
 if MYPY:  # type checkers only
@@ -68,6 +68,8 @@ class _Session:
             stopped = True
         elapsed = _ticks_diff(_ticks_ms(), start)
         out.write(b"\n[stopped]\n" if stopped else b"\n")
+        if not stopped and self.model.stop_reason == "ctx":
+            sys.stderr.write(context_full_message(self.model) + "\n")
         if elapsed > 0:
             print("[%d tokens, %.1f tok/s]" % (n, n * 1000 / elapsed))
         else:

@@ -14,7 +14,8 @@ CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M3"'
 
 # Board config header: includes the port's mpconfigport.h, then overrides it.
-CFLAGS += -I$(BOARD_DIR) -DMP_CONFIGFILE='"mpconfigboard.h"'
+# ../common holds the storage and time code shared with boards/s3sim.
+CFLAGS += -I$(BOARD_DIR) -I$(BOARD_DIR)/../common -DMP_CONFIGFILE='"mpconfigboard.h"'
 
 # GC heap: about 250 KB, like a no-PSRAM ESP32-S3.
 MICROPY_HEAP_SIZE ?= 256000
@@ -28,8 +29,8 @@ LDSCRIPT = $(BOARD_DIR)/mps2_an385.ld
 LDFLAGS += -Wl,--defsym=_board_romfs_size=$(ROMFS_BYTES) -Wl,--defsym=_board_ramdisk_size=$(RAMDISK_BYTES)
 
 # Board C code (found through vpath, so names must not clash with port files).
-vpath %.c $(BOARD_DIR)
-SRC_C += board_qemu.c shared/timeutils/timeutils.c
+vpath %.c $(BOARD_DIR) $(BOARD_DIR)/../common
+SRC_C += board_qemu.c board_storage.c shared/timeutils/timeutils.c
 # UART input goes through the board's ring buffer, filled by the RX interrupt
 # handler, which turns Ctrl-C into KeyboardInterrupt while code runs. The port's
 # mphalport.c calls uart_rx_chr(); the linker redirects that to the board's

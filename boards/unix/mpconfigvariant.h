@@ -6,7 +6,8 @@
 
 // main.c interns every argument as a qstr before any Python runs, where a
 // too-long qstr is an uncaught exception ("FATAL: uncaught NLR").  Two length
-// bytes take arguments up to 65535 bytes, where one took 255.
+// bytes take arguments up to 65535 bytes, where one took 255; long_argv.c
+// takes the longer ones.
 #define MICROPY_QSTR_BYTES_IN_LEN (2)
 
 #include "variants/mpconfigvariant_common.h"

@@ -1,5 +1,5 @@
-from .model import Model as Model, info as info, load as load
+from .model import Model as Model, load as load, print_info as print_info
 from .repl import repl as repl
 from _llm import threads as threads
 
-__all__ = ['threads', 'Model', 'load', 'info', 'repl']
+__all__ = ['threads', 'Model', 'load', 'print_info', 'repl']

@@ -15,11 +15,17 @@ V0_HEADER_SIZE: int
 V2_MAGIC: int
 MAGIC: bytes
 VERSION: int
+OLDEST_VERSION: int
 HEADER_SIZE: int
 HEADER_FORMAT: str
 TABLE_ENTRY_SIZE: int
 ALIGN: int
 FLAG_SHARED_CLASSIFIER: int
+SIMD_BYTES: int
 
 def n_tensors(n_layers: int) -> int:
     """Entries of the tensor list: the embedding, every layer's, rms_final, the classifier."""
+def padded_cols(cols: int, group_size: int) -> int:
+    """Bytes of one int8 row: cols rounded up to a multiple of group_size."""
+def group_size_ok(cols: int, group_size: int) -> bool:
+    """Whether an int8 tensor with rows of cols values may use group_size."""

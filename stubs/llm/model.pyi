@@ -60,5 +60,8 @@ def load(checkpoint: str, tokenizer: str | None = None, ctx: int | None = None, 
     parity) or "int8" (a quarter of the memory).  tokenizer overrides the
     one stored in a .llm file.
     '''
-def info(model: Model) -> None:
-    """Print model.info() as a table."""
+def context_full_message(model: Model) -> str:
+    '''What the command line and the REPL say when generation stopped at the
+    end of the context (model.stop_reason == "ctx").'''
+def print_info(model: Model) -> None:
+    """Print model.info(), the dict, as a table."""

@@ -1,5 +1,5 @@
 from .fileformat import SEQ_LEN as SEQ_LEN
-from .model import Model as Model
+from .model import Model as Model, context_full_message as context_full_message
 from typing import Any, Iterator
 
 MYPY: bool

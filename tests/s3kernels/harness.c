@@ -6,13 +6,14 @@
  * stream, so both builds see identical bits.  Both link MicroPython's
  * lib/libm, so that expf/powf/sinf differences cannot hide or fake an FPU
  * difference.  On top of the host comparison, the harness checks the kernels
- * against naive loops in llama2.c's order (each sum in index order, multiply
- * then add, no fusion): a fast path that regroups a sum fails here on both
- * builds.
+ * against the same kernels.c built without the S3's assembly: its portable C
+ * keeps llama2.c's order (each sum in index order, multiply then add, no
+ * fusion; tests/test_kernels.py checks it against numpy), so a fast path
+ * that regroups a sum fails here.
  *
  * Modes (argv on the host; a parameter block loaded at PARAMS on the S3):
  *   check              every kernel case: hex of all outputs, and REFMISMATCH
- *                      lines where a kernel differs from its naive loop
+ *                      lines where a kernel differs from its portable C
  *   count K R          kernel case K, R times (instruction counts come from
  *                      the difference between two values of R)
  *   gen STEPS KV HASH  generate greedily from a llama2.c checkpoint and
@@ -27,6 +28,8 @@
 #include "sampler.h"
 #include "tokenizer.h"
 #include "transformer.h"
+/* The S3's inline expf (portable C, so the host build checks it too). */
+#include "kernels_xtensa.h"
 
 #if defined(__XTENSA__)
 /* System RAM of the sim machine (-m 128M): QEMU's loader fills it. */
@@ -90,6 +93,11 @@ static void putu(unsigned long v) {
     while (i) {
         putc_(b[--i]);
     }
+}
+/* A label and a number: "n=" 64. */
+static void putn(const char *label, unsigned long v) {
+    puts_(label);
+    putu(v);
 }
 static void puthex(uint32_t v) {
     for (int i = 7; i >= 0; i--) {
@@ -160,63 +168,15 @@ static int8_t *brand(int n) {
     return x;
 }
 
-/* ---- naive references, llama2.c's order */
-static void ref_matmul(float *o, const float *x, const float *w, int n, int d) {
-    for (int i = 0; i < d; i++) {
-        float v = 0.0f;
-        for (int j = 0; j < n; j++) {
-            v += w[(size_t)i * n + j] * x[j];
-        }
-        o[i] = v;
-    }
-}
-static void ref_rmsnorm(float *o, const float *x, const float *w, int n) {
-    float ss = 0.0f;
-    for (int j = 0; j < n; j++) {
-        ss += x[j] * x[j];
-    }
-    ss /= (float)n;
-    ss += 1e-5f;
-    ss = 1.0f / sqrtf(ss);
-    for (int j = 0; j < n; j++) {
-        o[j] = w[j] * (ss * x[j]);
-    }
-}
-static void ref_softmax(float *x, int n) {
-    float m = x[0];
-    for (int i = 1; i < n; i++) {
-        if (x[i] > m) {
-            m = x[i];
-        }
-    }
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        s += x[i];
-    }
-    for (int i = 0; i < n; i++) {
-        x[i] /= s;
-    }
-}
-static void ref_attention(float *o, float *att, const float *q, const float *k, int kt, int ki,
-    const float *v, int vt, int pos, int hs) {
-    for (int t = 0; t <= pos; t++) {
-        float s = 0.0f;
-        for (int i = 0; i < hs; i++) {
-            s += q[i] * k[(size_t)t * kt + (size_t)i * ki];
-        }
-        att[t] = s / sqrtf((float)hs);
-    }
-    ref_softmax(att, pos + 1);
-    for (int i = 0; i < hs; i++) {
-        o[i] = 0.0f;
-    }
-    for (int t = 0; t <= pos; t++) {
-        for (int i = 0; i < hs; i++) {
-            o[i] += att[t] * v[(size_t)t * vt + i];
-        }
-    }
-}
+/* ---- references: the same kernels.c built a second time without the S3's
+ * assembly and inline expf (its portable C, which tests/test_kernels.py
+ * holds to numpy's llama2.c bit for bit); s3kernels.mk renames its
+ * functions portable_*.  On the S3 the fast paths must give their bits. */
+void portable_llm_matmul_f32(float *out, const float *x, const float *w, int n, int d);
+void portable_llm_rmsnorm(float *out, const float *x, const float *weight, int n);
+void portable_llm_softmax(float *x, int n);
+void portable_llm_attention_f32(float *out, float *att, const float *q,
+    const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size);
 
 static int mismatches;
 static void same(const char *what, const float *a, const float *b, int n) {
@@ -224,8 +184,7 @@ static void same(const char *what, const float *a, const float *b, int n) {
         if (bits(a[i]) != bits(b[i])) {
             puts_("REFMISMATCH ");
             puts_(what);
-            puts_(" at ");
-            putu((unsigned long)i);
+            putn(" at ", i);
             puts_(": ");
             puthex(bits(a[i]));
             puts_(" vs reference ");
@@ -249,11 +208,9 @@ static void check_matmul(int n, int d) {
     float *x = frand(n, 1.0f), *w = frand(n * d, 0.5f);
     float *o = alloc((size_t)d * 4), *r = alloc((size_t)d * 4);
     llm_matmul_f32(o, x, w, n, d);
-    ref_matmul(r, x, w, n, d);
-    puts_("matmul_f32 n=");
-    putu((unsigned long)n);
-    puts_(" d=");
-    putu((unsigned long)d);
+    portable_llm_matmul_f32(r, x, w, n, d);
+    putn("matmul_f32 n=", n);
+    putn(" d=", d);
     putc_(' ');
     dump_f("out", o, d);
     same("matmul_f32", o, r, d);
@@ -267,12 +224,9 @@ static void check_q8(int n, int d, int gs) {
     halves(ws, d * (n / gs));
     llm_quantize_q8(xq, xs, x, n, gs);
     llm_matmul_q8(o, xq, xs, w, ws, n, d, gs);
-    puts_("q8 n=");
-    putu((unsigned long)n);
-    puts_(" d=");
-    putu((unsigned long)d);
-    puts_(" gs=");
-    putu((unsigned long)gs);
+    putn("q8 n=", n);
+    putn(" d=", d);
+    putn(" gs=", gs);
     putc_(' ');
     dump_b("xq", xq, n);
     dump_f("xs", xs, n / gs);
@@ -282,9 +236,8 @@ static void check_q8(int n, int d, int gs) {
 static void check_norms(int n) {
     float *x = frand(n, 3.0f), *w = frand(n, 1.0f), *o = alloc((size_t)n * 4), *r = alloc((size_t)n * 4);
     llm_rmsnorm(o, x, w, n);
-    ref_rmsnorm(r, x, w, n);
-    puts_("rmsnorm n=");
-    putu((unsigned long)n);
+    portable_llm_rmsnorm(r, x, w, n);
+    putn("rmsnorm n=", n);
     putc_(' ');
     dump_f("out", o, n);
     same("rmsnorm", o, r, n);
@@ -292,15 +245,14 @@ static void check_norms(int n) {
     fill(s, n, 8.0f);
     memcpy(sr, s, (size_t)n * 4);
     llm_softmax(s, n);
-    ref_softmax(sr, n);
+    portable_llm_softmax(sr, n);
     dump_f("softmax", s, n);
     same("softmax", s, sr, n);
     float *h = frand(n, 4.0f), *h2 = frand(n, 1.0f);
     llm_swiglu(h, h2, n);
     dump_f("swiglu", h, n);
     int am = llm_argmax(s, n);
-    puts_("argmax: ");
-    putu((unsigned long)am);
+    putn("argmax: ", am);
     putc_('\n');
 }
 
@@ -311,10 +263,8 @@ static void check_rope(int heads, int hs, int pos) {
     llm_rope_freqs(freq, hs);
     llm_rope_table(c, s, freq, hs, pos);
     llm_rope_apply(v, c, s, heads * hs, hs);
-    puts_("rope hs=");
-    putu((unsigned long)hs);
-    puts_(" pos=");
-    putu((unsigned long)pos);
+    putn("rope hs=", hs);
+    putn(" pos=", pos);
     putc_(' ');
     dump_f("freq", freq, half);
     dump_f("vec", v, heads * hs);
@@ -327,11 +277,9 @@ static void check_attention(int pos, int hs, int transposed) {
     float *o = alloc((size_t)hs * 4), *r = alloc((size_t)hs * 4);
     int kt = transposed ? 1 : hs, ki = transposed ? ctx : 1;
     llm_attention_f32(o, att, q, k, kt, ki, v, hs, pos, hs);
-    ref_attention(r, ratt, q, k, kt, ki, v, hs, pos, hs);
-    puts_("attention_f32 pos=");
-    putu((unsigned long)pos);
-    puts_(" hs=");
-    putu((unsigned long)hs);
+    portable_llm_attention_f32(r, ratt, q, k, kt, ki, v, hs, pos, hs);
+    putn("attention_f32 pos=", pos);
+    putn(" hs=", hs);
     puts_(transposed ? " kt=1 " : " kt=hs ");
     dump_f("att", att, pos + 1);
     dump_f("out", o, hs);
@@ -344,7 +292,32 @@ static void check_attention(int pos, int hs, int transposed) {
     dump_f("attention_q8 out", o, hs);
 }
 
+/* llm_expf_nonpos against the library's expf: every float of (-87.34, 0]
+ * with `stride` 1 (the host's expall mode), a spread sample in check mode;
+ * and a few arguments outside, which it hands to the library. */
+static void check_expf_at(float x) {
+    float a = llm_expf_nonpos(x), b = expf(x);
+    same("expf_nonpos", &a, &b, 1);
+}
+static unsigned long check_expf(uint32_t stride) {
+    unsigned long n = 0;
+    for (uint64_t u = 0x80000000u; u <= 0xc2aeac4fu; u += stride, n++) {
+        uint32_t v = (uint32_t)u;
+        float x;
+        memcpy(&x, &v, 4);
+        check_expf_at(x);
+    }
+    static const float outside[] = {-87.34f, -100.0f, -104.0f, -1e30f, 0.5f, 88.0f, 1e-30f};
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++, n++) {
+        check_expf_at(outside[i]);
+    }
+    return n;
+}
+
 static void check(void) {
+    puts_("expf_nonpos sampled: ");
+    putu(check_expf(99991));
+    putc_('\n');
     static const int mm[][2] = {
         {1, 1}, {3, 1}, {1, 3}, {3, 3}, {17, 5}, {5, 17}, {64, 1}, {64, 7}, {64, 9}, {64, 64}, {64, 32},
         {64, 172}, {172, 64}, {64, 512}, {288, 768}, {768, 288}, {13, 23},
@@ -368,8 +341,7 @@ static void check(void) {
         check_attention(at[i][0], at[i][1], 1);
         check_attention(at[i][0], at[i][1], 0);
     }
-    puts_("checked, reference mismatches: ");
-    putu((unsigned long)mismatches);
+    putn("checked, reference mismatches: ", mismatches);
     putc_('\n');
 }
 
@@ -466,17 +438,17 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     }
     llm_model_bind_state(m, state, kv);
 
-    int vocab = c->vocab_size, bad, max_len;
-    uint32_t *offsets = alloc((size_t)vocab * 4), *sorted = alloc((size_t)vocab * 4);
-    if (llm_tok_index(tok, tok_len, vocab, offsets, &bad, &max_len) != LLM_TOK_OK) {
+    int vocab = c->vocab_size, bad;
+    llm_tokenizer_t tk = { .buf = tok, .vocab = vocab };
+    if (llm_tok_index(&tk, tok_len, alloc((size_t)vocab * 4), &bad) != LLM_TOK_OK) {
         puts_("FATAL: bad tokenizer\n");
         return 3;
     }
-    llm_tok_sort(tok, offsets, vocab, sorted);
+    llm_tok_sort(&tk, alloc((size_t)vocab * 4));
     int plen = (int)strlen(prompt);
     int32_t *tokens = alloc((size_t)(plen + 3) * 4);
-    uint8_t *pair = alloc((size_t)max_len * 2 + 2);
-    int n_prompt = llm_tok_encode(tok, offsets, sorted, vocab, (const uint8_t *)prompt, plen, 1, 0, tokens, pair);
+    uint8_t *pair = alloc((size_t)tk.max_len * 2 + 2);
+    int n_prompt = llm_tok_encode(&tk, (const uint8_t *)prompt, plen, 1, 0, tokens, pair);
     int32_t *scratch = alloc((size_t)vocab * 4);
     uint64_t rng_state = 1;
     int token = tokens[0];
@@ -496,7 +468,7 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
         }
         uint8_t byte;
         int len;
-        const uint8_t *piece = llm_tok_decode(tok, offsets, token, next, &byte, &len);
+        const uint8_t *piece = llm_tok_decode(&tk, token, next, &byte, &len);
         for (int i = 0; i < len; i++) {
             putc_((char)piece[i]);
         }
@@ -504,8 +476,7 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     }
     putc_('\n');
     for (int i = 0; i < n_hashes; i++) {
-        puts_("logits ");
-        putu((unsigned long)i);
+        putn("logits ", i);
         putc_(' ');
         puthex(hashes[i]);
         putc_('\n');
@@ -513,23 +484,38 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     return 0;
 }
 
-#if defined(__XTENSA__)
-int main(void) {
-    work = WORK;
-    work_end = WORK_END;
+/* One dispatch for both builds: mode 0 check, 1 count, 2 gen, 3 expall;
+ * a[] holds the mode's numbers (count: case, repetitions; gen: steps, KV
+ * int8, hash, tokenizer length). */
+static int run(int mode, const int *a, const uint8_t *model, const uint8_t *tok, const char *prompt) {
     int rc = 0;
-    uint32_t mode = PARAMS[0] == MAGIC ? PARAMS[1] : 0;
     if (mode == 1) {
-        count((int)PARAMS[2], (int)PARAMS[3]);
+        count(a[0], a[1]);
     } else if (mode == 2) {
-        rc = gen(MODEL, TOKFILE, PARAMS[5], (int)PARAMS[2], (int)PARAMS[3], (int)PARAMS[4],
-            (const char *)(PARAMS + 16));
+        rc = gen(model, tok, (size_t)a[3], a[0], a[1], a[2], prompt);
+    } else if (mode == 3) {
+        unsigned long n = check_expf(1);
+        puts_("expf_nonpos checked ");
+        putu(n);
+        putn(", mismatches: ", mismatches);
+        putc_('\n');
     } else {
         check();
+    }
+    if (mode != 1 && mode != 2) {
         rc = mismatches ? 1 : 0;
     }
     flush();
     return rc;
+}
+
+#if defined(__XTENSA__)
+int main(void) {
+    work = WORK;
+    work_end = WORK_END;
+    int mode = PARAMS[0] == MAGIC ? (int)PARAMS[1] : 0;
+    int a[4] = {(int)PARAMS[2], (int)PARAMS[3], (int)PARAMS[4], (int)PARAMS[5]};
+    return run(mode, a, MODEL, TOKFILE, (const char *)(PARAMS + 16));
 }
 #else
 static uint8_t *slurp(const char *path, size_t *len) {
@@ -550,22 +536,29 @@ static uint8_t *slurp(const char *path, size_t *len) {
     return b;
 }
 
+/* harness-host [expall | count K R | gen MODEL TOK STEPS KV HASH PROMPT] */
 int main(int argc, char **argv) {
     size_t size = (size_t)256 << 20;
     work = malloc(size);
     work_end = work + size;
-    int rc = 0;
+    int a[4] = {0, 0, 0, 0};
+    if (argc >= 2 && !strcmp(argv[1], "expall")) {
+        return run(3, a, NULL, NULL, NULL);
+    }
     if (argc >= 4 && !strcmp(argv[1], "count")) {
-        count(atoi(argv[2]), atoi(argv[3]));
-    } else if (argc >= 8 && !strcmp(argv[1], "gen")) {
+        a[0] = atoi(argv[2]);
+        a[1] = atoi(argv[3]);
+        return run(1, a, NULL, NULL, NULL);
+    }
+    if (argc >= 8 && !strcmp(argv[1], "gen")) {
         size_t ml, tl;
         uint8_t *model = slurp(argv[2], &ml), *tok = slurp(argv[3], &tl);
-        rc = gen(model, tok, tl, atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7]);
-    } else {
-        check();
-        rc = mismatches ? 1 : 0;
+        a[0] = atoi(argv[4]);
+        a[1] = atoi(argv[5]);
+        a[2] = atoi(argv[6]);
+        a[3] = (int)tl;
+        return run(2, a, model, tok, argv[7]);
     }
-    flush();
-    return rc;
+    return run(0, a, NULL, NULL, NULL);
 }
 #endif

@@ -5,7 +5,9 @@
 
 S3K_DIR := tests/s3kernels
 S3K_BUILD := $(BUILD_DIR)/s3kernels
-S3K_LLM_SRC := $(filter-out %/modllm.c %/parallel_freertos.c,$(wildcard usermod/llm/*.c))
+# The module's plain C (its list in usermod/llm/micropython.mk): no bindings,
+# no FreeRTOS, and the portable int8 path (no esp-nn).
+S3K_LLM_SRC := $(addprefix usermod/llm/,kernels.c attention_q8.c sampler.c transformer.c tokenizer.c parallel.c)
 S3K_LIBM_SRC := $(addprefix $(MICROPY_DIR)/lib/libm/,math.c sf_sin.c sf_cos.c kf_sin.c kf_cos.c \
 	ef_rem_pio2.c kf_rem_pio2.c ef_sqrt.c)
 S3K_DEPS := $(S3K_LLM_SRC) $(wildcard usermod/llm/*.h) $(S3K_DIR)/harness.c $(S3K_DIR)/sincos.c \
@@ -18,6 +20,15 @@ S3K_MOD_FLAGS := -O2 -ffp-contract=off -DLLM_NO_THREADS -DLLM_XTENSA_LX7 -Iuserm
 S3K_LIBM_FLAGS := -O2 -ffp-contract=off -w
 S3K_CC := $(S3_BIN)/xtensa-esp32s3-elf-gcc
 
+# kernels.c a second time without the S3's assembly, its functions renamed
+# portable_*: the harness's reference (see harness.c).
+#   $(call S3K_PORTABLE,compiler,nm,objcopy,output object)
+define S3K_PORTABLE
+	$(1) $(S3K_MOD_FLAGS) -ULLM_XTENSA_LX7 -c usermod/llm/kernels.c -o $(4).tmp.o
+	$(2) -g --defined-only $(4).tmp.o | awk '{print $$3 " portable_" $$3}' > $(4).syms
+	$(3) --redefine-syms=$(4).syms $(4).tmp.o $(4)
+endef
+
 .PHONY: s3-harness
 s3-harness: $(S3K_BUILD)/harness.elf $(S3K_BUILD)/harness-host
 
@@ -27,8 +38,9 @@ $(S3K_BUILD)/harness.elf: $(S3K_DEPS) $(S3_TOOLS_STAMP)
 		$(S3K_CC) $(S3K_LIBM_FLAGS) -c $$f -o libm_$$(basename $$f .c).o || exit 1; done
 	$(S3K_CC) -O2 -fno-builtin -fno-tree-loop-distribute-patterns -c $(S3K_DIR)/libc.c -o $(S3K_BUILD)/s3/libc.o
 	$(S3K_CC) -O2 -fno-builtin -c $(S3K_DIR)/sincos.c -o $(S3K_BUILD)/s3/sincos.o
+	$(call S3K_PORTABLE,$(S3K_CC),$(S3_BIN)/xtensa-esp32s3-elf-nm,$(S3_BIN)/xtensa-esp32s3-elf-objcopy,$(S3K_BUILD)/s3/portable_kernels.o)
 	$(S3K_CC) $(S3K_MOD_FLAGS) -nostdlib -T $(S3K_DIR)/sim.ld -o $@ \
-		$(S3K_DIR)/crt0.S $(S3K_DIR)/harness.c $(S3K_BUILD)/s3/sincos.o $(S3K_LLM_SRC) \
+		$(S3K_DIR)/crt0.S $(S3K_DIR)/harness.c $(S3K_BUILD)/s3/sincos.o $(S3K_LLM_SRC) $(S3K_BUILD)/s3/portable_kernels.o \
 		$(S3K_BUILD)/s3/libc.o $(S3K_BUILD)/s3/libm_*.o -lgcc
 	$(S3_BIN)/xtensa-esp32s3-elf-objdump -d $@ > $(S3K_BUILD)/harness.dis
 
@@ -37,7 +49,9 @@ $(S3K_BUILD)/harness-host: $(S3K_DEPS)
 	cd $(S3K_BUILD)/host && for f in $(S3K_LIBM_SRC); do \
 		$(CC) $(S3K_LIBM_FLAGS) -c $$f -o libm_$$(basename $$f .c).o || exit 1; done
 	$(CC) -O2 -fno-builtin -c $(S3K_DIR)/sincos.c -o $(S3K_BUILD)/host/sincos.o
+	$(call S3K_PORTABLE,$(CC),nm,objcopy,$(S3K_BUILD)/host/portable_kernels.o)
 	$(CC) $(S3K_MOD_FLAGS) -o $@ $(S3K_DIR)/harness.c $(S3K_BUILD)/host/sincos.o $(S3K_LLM_SRC) \
+		$(S3K_BUILD)/host/portable_kernels.o \
 		$(S3K_BUILD)/host/libm_*.o
 
 # Instructions per translated block, all blocks (see pcprof.c).

@@ -4,6 +4,11 @@ Every buffer argument takes any object with the buffer protocol (bytes,
 bytearray, array, memoryview, a ROMFS file) without copying.  Float buffers
 must be 4-byte aligned and a multiple of 4 bytes long.  A bad argument raises
 ValueError or TypeError; it never crashes the interpreter.
+
+The single kernels (matmul, matmul_q8, quantize, quantize_fast, rmsnorm,
+softmax, exp_fast, argmax, swiglu, rope, attention, attention_q8) are for the
+tests: only builds with LLM_TEST_KERNELS have them (the host firmware and the
+x64 .mpy; usermod/llm/llm_module_table.h lists the module's contents).
 """
 from typing import Any, Protocol, Sequence, overload
 

@@ -11,8 +11,42 @@
 
 #include <stdint.h>
 
+// The ESP32-S3's SIMD (PIE) path of llm_attention_q8i and its cache layout.
+#if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
+#define LLM_ATT_Q8_PIE (1)
+#else
+#define LLM_ATT_Q8_PIE (0)
+#endif
+
+// Layout of one KV head's block of the int8 KV cache (codes; the scales are
+// ks[t], vs[t] in both):
+// - portable: keys and values transposed, k[i * ctx + t], v[i * ctx + t];
+// - S3 (LLM_ATT_Q8_PIE): keys by position, k[t * kstride + i], each
+//   position's codes padded to kstride = head_size rounded up to 8 (the SIMD
+//   reads whole 16-byte chunks: a position starts at byte 0 or 8 of one);
+//   values transposed with rows of ctx rounded up to 16 positions,
+//   v[i * vstride + t].  Blocks are multiples of 16 bytes, so a 16-byte
+//   aligned cache gives aligned rows.
+// Both give the same codes and the same results, bit for bit.
+static inline int llm_kv_q8_kstride(int head_size) {
+    return LLM_ATT_Q8_PIE ? (head_size + 7) & ~7 : head_size;
+}
+static inline int llm_kv_q8_vstride(int ctx) {
+    return LLM_ATT_Q8_PIE ? (ctx + 15) & ~15 : ctx;
+}
+static inline uint64_t llm_kv_q8_block_bytes(int ctx, int head_size) {
+    // S3: ctx * kstride keys and head_size * vstride values both fit in
+    // vstride * kstride, a multiple of 16.
+    return (uint64_t)llm_kv_q8_vstride(ctx) * llm_kv_q8_kstride(head_size);
+}
+
+// Weight codes of the value sums are at most 127 * 256 + 127, so that the
+// S3 splits each into two int8 digits (w = 256 hi + lo, hi in [0, 127],
+// lo in [-128, 127]) with the same integer sums.
+#define LLM_ATT_Q8_WMAX (32639)
+
 // Positions whose value products are summed in int32 before they are scaled
-// into float: 256 * 32767 * 127 < 2**31.
+// into float: 256 * 32639 * 127 < 2**31.
 #define LLM_ATT_Q8_BLOCK (256)
 
 // In place: x[i] = e**x[i] for finite x, within 2 ulp of the C library's
@@ -29,8 +63,9 @@ void llm_quantize_q8_fast(int8_t *xq, float *xs, const float *x, int n, int gs);
 void llm_swiglu_fast(float *hb, const float *hb2, int n);
 
 // Attention of nq query heads that share one KV head, over that head's
-// block of an int8 KV cache, with keys and values both transposed:
-// K[t][i] = k[i * ctx + t] * ks[t], V[t][i] = v[i * ctx + t] * vs[t].
+// block of an int8 KV cache with keys and values both transposed (the
+// portable layout on every target): K[t][i] = k[i * ctx + t] * ks[t],
+// V[t][i] = v[i * ctx + t] * vs[t].
 // Query head h is q[h * head_size + i] * qs[h] (llm_quantize_q8, one group
 // per head); its output goes to out[h * head_size + i], its scores to
 // att + h * att_stride.  Codes are in [-127, 127].
@@ -38,12 +73,18 @@ void llm_swiglu_fast(float *hb, const float *hb2, int n);
 // Each score is an integer dot product times qs * ks[t] / sqrt(head_size).
 // The softmax uses llm_exp_fast; its weights times vs[t] are quantised to
 // int16 codes per block of LLM_ATT_Q8_BLOCK positions (scale: the block's
-// largest vs / 32767), so each output is an integer dot product over the
+// largest vs / LLM_ATT_Q8_WMAX), so each output is an integer dot product over the
 // block's positions, scaled into float.  Each head's att needs ctx floats
 // (SIMD may write scores past pos) and is left holding e**(score - max
 // score) for positions 0..pos.  head_size <= 256.  Every head's result is
 // the same as if it were computed alone (nq = 1).
 void llm_attention_q8i(float *out, float *att, int att_stride, const int8_t *q, const float *qs, int nq,
+    const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int pos, int head_size);
+
+// llm_attention_q8i over the int8 KV cache in the layout above (the
+// transformer's): on the S3 its SIMD path; elsewhere llm_attention_q8i
+// itself.  The same results, bit for bit, on every target.
+void llm_attention_q8_cache(float *out, float *att, int att_stride, const int8_t *q, const float *qs, int nq,
     const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int pos, int head_size);
 
 // One head of attention over an fp32 KV cache as the transformer keeps it

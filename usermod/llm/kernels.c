@@ -38,6 +38,40 @@ void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d) {
     }
 }
 
+// The common case of llm_quantize_q8's groups, the same codes and scale in
+// fewer instructions: the largest |x| from the bits (integer maxima; NaN and
+// Inf have bits above every finite value), and when it is finite and at
+// least 2**-60, codes without the range checks, which such a group never
+// needs (|x * 127 / amax| <= 127 up to one rounding).  Returns 0, having
+// written nothing, for any other group.
+typedef uint32_t __attribute__((may_alias)) llm_u32_alias_t;
+
+static int quantize_group_finite(int8_t *q, float *scale, const float *x, int len) {
+    const llm_u32_alias_t *bits = (const llm_u32_alias_t *)x;
+    uint32_t amax_bits = 0;
+    for (int j = 0; j < len; j++) {
+        uint32_t b = bits[j] & 0x7fffffffu;
+        amax_bits = b > amax_bits ? b : amax_bits;
+    }
+    // 0x21800000 is 2**-60; 0x7f800000 Inf.
+    if (amax_bits < 0x21800000u || amax_bits >= 0x7f800000u) {
+        return 0;
+    }
+    float amax;
+    memcpy(&amax, &amax_bits, sizeof(amax));
+    *scale = amax / 127.0f;
+    float inv = 127.0f / amax;
+    for (int j = 0; j < len; j++) {
+        // roundf without a libm call, as below.
+        float v = x[j] * inv;
+        int32_t r = (int32_t)v;
+        float frac = v - (float)r;
+        r += (frac >= 0.5f) - (frac <= -0.5f);
+        q[j] = (int8_t)r;
+    }
+    return 1;
+}
+
 void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
     // Codes stay in [-127, 127] for any input, as converting a float outside
     // int's range (NaN, Inf, x / a tiny maximum) to int is undefined: NaN
@@ -45,10 +79,20 @@ void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
     // an infinite maximum gives scale Inf, codes +-127 for +-Inf and 0 for the
     // rest; a maximum so small that 127 / amax would overflow (subnormals)
     // is scaled up by 2^64 first, which is exact.
-    for (int g = 0; g < n / gs; g++) {
+    // When gs does not divide n, the last group is short and its codes are
+    // padded with zeros to gs (rows of padded int8 tensors, docs/format.md).
+    int groups = (n + gs - 1) / gs;
+    for (int g = 0; g < groups; g++) {
         const float *xg = x + g * gs;
+        int len = n - g * gs < gs ? n - g * gs : gs;
+        if (len < gs) {
+            memset(xq + g * gs + len, 0, (size_t)(gs - len));
+        }
+        if (quantize_group_finite(xq + g * gs, xs + g, xg, len)) {
+            continue;
+        }
         float amax = 0.0f;
-        for (int j = 0; j < gs; j++) {
+        for (int j = 0; j < len; j++) {
             float a = fabsf(xg[j]);
             if (a > amax) {
                 amax = a;
@@ -58,18 +102,18 @@ void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs) {
         xs[g] = scale;
         if (amax == 0.0f) {
             // Dividing by a zero scale would give NaN codes.
-            memset(xq + g * gs, 0, (size_t)gs);
+            memset(xq + g * gs, 0, (size_t)len);
             continue;
         }
         if (amax > 3.4028235e38f) {
-            for (int j = 0; j < gs; j++) {
+            for (int j = 0; j < len; j++) {
                 xq[g * gs + j] = (int8_t)(xg[j] == amax ? 127 : (xg[j] == -amax ? -127 : 0));
             }
             continue;
         }
         float pre = amax < 0x1p-60f ? 0x1p64f : 1.0f;
         float inv = 127.0f / (amax * pre);
-        for (int j = 0; j < gs; j++) {
+        for (int j = 0; j < len; j++) {
             // roundf without a libm call: |v| <= 127, so v minus its integer
             // part is exact and the comparison decides as roundf would.
             float v = (xg[j] * pre) * inv;
@@ -161,10 +205,93 @@ static inline int32_t dot_q8_wide(const int8_t *a, const int16_t *x, int n) {
     }
     return dot;
 }
+
+// Lane i of the result: the sum of the four lanes of argument i.
+static inline __m128i hsum4(__m128i a, __m128i b, __m128i c, __m128i d) {
+    __m128i ab = _mm_add_epi32(_mm_unpacklo_epi32(a, b), _mm_unpackhi_epi32(a, b));
+    __m128i cd = _mm_add_epi32(_mm_unpacklo_epi32(c, d), _mm_unpackhi_epi32(c, d));
+    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
+}
+
+// Four half scales (h0 in lane 0) as floats, exactly as llm_f16_to_f32:
+// normal halves by rebiasing the exponent, anything else one at a time.
+static inline __m128 halves4(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3) {
+    __m128i h = _mm_set_epi32(h3, h2, h1, h0);
+    __m128i rest = _mm_and_si128(h, _mm_set1_epi32(0x7fff));
+    __m128i normal = _mm_and_si128(_mm_cmpgt_epi32(rest, _mm_set1_epi32(0x03ff)),
+        _mm_cmplt_epi32(rest, _mm_set1_epi32(0x7c00)));
+    if (_mm_movemask_epi8(normal) != 0xffff) {
+        return _mm_set_ps(llm_f16_to_f32(h3), llm_f16_to_f32(h2), llm_f16_to_f32(h1), llm_f16_to_f32(h0));
+    }
+    __m128i sign = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x8000)), 16);
+    __m128i bits = _mm_add_epi32(_mm_slli_epi32(rest, 13), _mm_set1_epi32((127 - 15) << 23));
+    return _mm_castsi128_ps(_mm_or_si128(sign, bits));
+}
+
+// Rows r[0..3] (each n int8, groups of gs) times the widened x: per row
+// and group the same integer dot product and the same float operations,
+// in the same order, as the one-row loop of llm_matmul_q8, four rows per
+// SSE lane.
+static void matmul_q8_rows4(float *out, const int16_t *xw, const float *xs,
+    const int8_t *w, const uint16_t *ws, int n, int gs) {
+    int groups = n / gs;
+    const int8_t *r0 = w, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+    __m128 sum = _mm_setzero_ps();
+    for (int g = 0; g < groups; g++) {
+        int j = g * gs, end = j + gs;
+        __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
+        for (; j + 16 <= end; j += 16) {
+            __m128i xl = _mm_loadu_si128((const __m128i *)(xw + j));
+            __m128i xh = _mm_loadu_si128((const __m128i *)(xw + j + 8));
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(r0 + j));
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(r1 + j));
+            __m128i v2 = _mm_loadu_si128((const __m128i *)(r2 + j));
+            __m128i v3 = _mm_loadu_si128((const __m128i *)(r3 + j));
+            a0 = _mm_add_epi32(a0, _mm_add_epi32(_mm_madd_epi16(widen_lo(v0), xl), _mm_madd_epi16(widen_hi(v0), xh)));
+            a1 = _mm_add_epi32(a1, _mm_add_epi32(_mm_madd_epi16(widen_lo(v1), xl), _mm_madd_epi16(widen_hi(v1), xh)));
+            a2 = _mm_add_epi32(a2, _mm_add_epi32(_mm_madd_epi16(widen_lo(v2), xl), _mm_madd_epi16(widen_hi(v2), xh)));
+            a3 = _mm_add_epi32(a3, _mm_add_epi32(_mm_madd_epi16(widen_lo(v3), xl), _mm_madd_epi16(widen_hi(v3), xh)));
+        }
+        if (j + 8 <= end) {
+            __m128i xl = _mm_loadu_si128((const __m128i *)(xw + j));
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(widen_lo(_mm_loadl_epi64((const __m128i *)(r0 + j))), xl));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(widen_lo(_mm_loadl_epi64((const __m128i *)(r1 + j))), xl));
+            a2 = _mm_add_epi32(a2, _mm_madd_epi16(widen_lo(_mm_loadl_epi64((const __m128i *)(r2 + j))), xl));
+            a3 = _mm_add_epi32(a3, _mm_madd_epi16(widen_lo(_mm_loadl_epi64((const __m128i *)(r3 + j))), xl));
+            j += 8;
+        }
+        __m128i dots = hsum4(a0, a1, a2, a3);
+        if (j < end) {
+            int32_t t[4];
+            _mm_storeu_si128((__m128i *)t, dots);
+            for (; j < end; j++) {
+                t[0] += (int32_t)r0[j] * xw[j];
+                t[1] += (int32_t)r1[j] * xw[j];
+                t[2] += (int32_t)r2[j] * xw[j];
+                t[3] += (int32_t)r3[j] * xw[j];
+            }
+            dots = _mm_loadu_si128((const __m128i *)t);
+        }
+        __m128 scale = halves4(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g]);
+        // sum += ((float)dot * w_scale) * x_scale, lane by lane.
+        sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(dots), scale), _mm_set1_ps(xs[g])));
+    }
+    _mm_storeu_ps(out, sum);
+}
+#endif
+
+#if defined(LLM_ESPNN)
+#include "matmul_q8_esp32s3.h"
 #endif
 
 void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
     const int8_t *w, const uint16_t *ws, int n, int d, int gs) {
+    #if defined(LLM_ESPNN)
+    if (gs % 16 == 0 && (((uintptr_t)xq | (uintptr_t)w) & 15) == 0) {
+        llm_matmul_q8_esp32s3(out, xq, xs, w, ws, n, d, gs);
+        return;
+    }
+    #endif
     int groups = n / gs;
     #if defined(__SSE2__)
     int16_t xw[LLM_WIDE_X_MAX];
@@ -172,8 +299,14 @@ void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
     for (int j = 0; wide && j < n; j++) {
         xw[j] = xq[j];
     }
+    int i = 0;
+    for (; wide && i + 4 <= d; i += 4) {
+        matmul_q8_rows4(out + i, xw, xs, w + (intptr_t)i * n, ws + (intptr_t)i * groups, n, gs);
+    }
+    #else
+    int i = 0;
     #endif
-    for (int i = 0; i < d; i++) {
+    for (; i < d; i++) {
         const int8_t *row = w + (intptr_t)i * n;
         const uint16_t *row_scales = ws + (intptr_t)i * groups;
         float sum = 0.0f;
@@ -209,15 +342,16 @@ void llm_softmax(float *x, int n) {
             max_val = x[i];
         }
     }
+    #if defined(LLM_X8)
+    // The same expf, inlined (kernels_xtensa.h).
+    llm_div_all(x, n, llm_exp_sub_sum(x, n, max_val));
+    return;
+    #endif
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - max_val);
         sum += x[i];
     }
-    #if defined(LLM_X8)
-    llm_div_all(x, n, sum);
-    return;
-    #endif
     for (int i = 0; i < n; i++) {
         x[i] /= sum;
     }
@@ -255,16 +389,16 @@ void llm_rope_table(float *fcos, float *fsin, const float *freq, int head_size, 
     }
 }
 
-// Doubles from here on: the basic IEEE operations alone, which every target
-// (x86 SSE2, soft-float Cortex-M, the S3's soft doubles) rounds identically,
-// so the portable RoPE table is the same bits everywhere.  libm's sinf and
-// powf differ by an ulp between C libraries, and int8 quantisation of q and
-// k turns one ulp into a different code, then a different token.
+// The portable RoPE table: basic IEEE operations only, which every target
+// (x86 SSE, soft-float Cortex-M, the S3's FPU) rounds alike, so the table is
+// the same bits everywhere.  libm's powf, sinf and cosf differ by an ulp
+// between C libraries, and int8 quantisation of q and k can turn one ulp
+// into a different code, and so a different token, on another target.
 
-// e**x for |x| < 700: 2**n * e**r, |r| <= ln2 / 2, Taylor to r**17 (error
-// below 1e-17 relative).
+// e**x for -700 < x < 700, in double (once per model): 2**n * e**r with
+// |r| <= ln2 / 2, Taylor to r**17 (relative error below 1e-17).
 static double exp_portable(double x) {
-    const double ln2_hi = 6.93147180369123816490e-01;  // 32 bits: n * ln2_hi exact
+    const double ln2_hi = 6.93147180369123816490e-01;  // 32 bits: n * ln2_hi is exact
     const double ln2_lo = 1.90821492927058770002e-10;
     double nf = x * 1.44269504088896338700 + 6755399441055744.0 - 6755399441055744.0;
     double r = (x - nf * ln2_hi) - nf * ln2_lo;
@@ -273,51 +407,45 @@ static double exp_portable(double x) {
         term *= r / i;
         sum += term;
     }
-    int n = (int)nf;
-    double scale = 1.0;
-    for (; n > 0; n--) {
-        scale *= 2.0;
+    for (int n = (int)nf; n > 0; n--) {
+        sum *= 2.0;
     }
-    for (; n < 0; n++) {
-        scale *= 0.5;
+    for (int n = (int)nf; n < 0; n++) {
+        sum *= 0.5;
     }
-    return sum * scale;
+    return sum;
 }
 
-// cos and sin of x for |x| < 2**20: x - k pi/2 in three parts (Cody and
-// Waite; k * each part is exact), then Taylor series on |r| <= pi/4.
-static void sincos_portable(double x, double *c, double *s) {
-    const double pio2_1 = 1.57079632673412561417e+00;  // 33 bits
-    const double pio2_2 = 6.07710050630396597660e-11;  // 33 bits
-    const double pio2_3 = 2.02226624879595063154e-21;
-    double kf = x * 6.36619772367581382433e-01 + 6755399441055744.0 - 6755399441055744.0;
-    double r = ((x - kf * pio2_1) - kf * pio2_2) - kf * pio2_3;
-    double r2 = r * r, sr = r, cr = 1.0, ts = r, tc = 1.0;
-    for (int i = 1; i <= 11; i++) {
-        ts *= -r2 / ((2 * i) * (2 * i + 1));
-        tc *= -r2 / ((2 * i - 1) * (2 * i));
-        sr += ts;
-        cr += tc;
-    }
-    switch ((int)kf & 3) {
-        case 0: *c = cr; *s = sr; break;
-        case 1: *c = -sr; *s = cr; break;
-        case 2: *c = -cr; *s = -sr; break;
-        default: *c = sr; *s = -cr; break;
-    }
-}
-
-void llm_rope_table_portable(float *fcos, float *fsin, int head_size, int pos) {
+void llm_rope_freqs_portable(float *freq, int head_size) {
     const double ln_10000 = 9.21034037197618273607;
     for (int k = 0; k < head_size / 2; k++) {
-        // As llama2.c: a float frequency, a float angle, float cos and sin.
+        // As llama2.c: the float exponent, then 1 / 10000**e in float.
         float power = (float)(2 * k) / (float)head_size;
-        float freq = 1.0f / (float)exp_portable(ln_10000 * (double)power);
-        float val = (float)pos * freq;
-        double c, s;
-        sincos_portable((double)val, &c, &s);
-        fcos[k] = (float)c;
-        fsin[k] = (float)s;
+        freq[k] = 1.0f / (float)exp_portable(ln_10000 * (double)power);
+    }
+}
+
+void llm_rope_table_portable(float *fcos, float *fsin, const float *freq, int head_size, int pos) {
+    // pi/2 in three parts (Cody and Waite): 8, 12 and 24 bits, so that
+    // k * part is exact for k < 2**12, i.e. angles up to about 6000.
+    const float pio2_1 = 1.5703125f, pio2_2 = 4.838705062866211e-4f, pio2_3 = -4.371138828673793e-8f;
+    for (int k = 0; k < head_size / 2; k++) {
+        float val = (float)pos * freq[k];
+        // Adding 1.5 * 2**23 rounds to the nearest integer.
+        float kf = val * 0.636619772f + 12582912.0f - 12582912.0f;
+        float r = ((val - kf * pio2_1) - kf * pio2_2) - kf * pio2_3;
+        // Taylor series on |r| <= pi/4: truncation below 3e-9, under half an ulp.
+        float r2 = r * r;
+        float sr = r + r * r2 * (-1.0f / 6.0f + r2 * (1.0f / 120.0f + r2 * (-1.0f / 5040.0f
+            + r2 * (1.0f / 362880.0f))));
+        float cr = 1.0f + r2 * (-0.5f + r2 * (1.0f / 24.0f + r2 * (-1.0f / 720.0f
+            + r2 * (1.0f / 40320.0f + r2 * (-1.0f / 3628800.0f)))));
+        switch ((int)kf & 3) {
+            case 0: fcos[k] = cr; fsin[k] = sr; break;
+            case 1: fcos[k] = -sr; fsin[k] = cr; break;
+            case 2: fcos[k] = -cr; fsin[k] = -sr; break;
+            default: fcos[k] = sr; fsin[k] = -cr; break;
+        }
     }
 }
 

@@ -18,6 +18,129 @@
 // temporaries and the pointers.  const.s f, 0 sets +0.0f, as C's 0.0f.
 #ifndef LLM_KERNELS_XTENSA_H
 #define LLM_KERNELS_XTENSA_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__XTENSA__)
+// a / b, bit for bit as libgcc's __divsf3 on the S3, which is this sequence
+// of the FPU's division steps (div0.s, nexp01.s, maddn.s ..., divn.s), but
+// inline: without the call, whose clobbers make GCC spill every live float.
+// As in libgcc, b's register is reused once b is copied (t7).
+static inline float llm_div_s3(float a, float b) {
+    float q, t3, t4, t5, t6, t7, t8;
+    __asm__ (
+        "div0.s %[t3], %[b]\n"
+        "nexp01.s %[t4], %[b]\n"
+        "const.s %[t5], 1\n"
+        "maddn.s %[t5], %[t4], %[t3]\n"
+        "mov.s %[t6], %[t3]\n"
+        "mov.s %[t7], %[b]\n"
+        "nexp01.s %[b], %[a]\n"
+        "maddn.s %[t6], %[t5], %[t6]\n"
+        "const.s %[t5], 1\n"
+        "const.s %[q], 0\n"
+        "neg.s %[t8], %[b]\n"
+        "maddn.s %[t5], %[t4], %[t6]\n"
+        "maddn.s %[q], %[t8], %[t3]\n"
+        "mkdadj.s %[t7], %[a]\n"
+        "maddn.s %[t6], %[t5], %[t6]\n"
+        "maddn.s %[t8], %[t4], %[q]\n"
+        "const.s %[t3], 1\n"
+        "maddn.s %[t3], %[t4], %[t6]\n"
+        "maddn.s %[q], %[t8], %[t6]\n"
+        "neg.s %[b], %[b]\n"
+        "maddn.s %[t6], %[t3], %[t6]\n"
+        "maddn.s %[b], %[t4], %[q]\n"
+        "addexpm.s %[q], %[t7]\n"
+        "addexp.s %[t6], %[t7]\n"
+        "divn.s %[q], %[b], %[t6]\n"
+        : [q] "=&f" (q), [t3] "=&f" (t3), [t4] "=&f" (t4), [t5] "=&f" (t5),
+          [t6] "=&f" (t6), [t7] "=&f" (t7), [t8] "=&f" (t8), [b] "+f" (b)
+        : [a] "f" (a));
+    return q;
+}
+#define LLM_DIV(a, b) llm_div_s3((a), (b))
+// A float's bits and back, register to register (GCC goes through the stack).
+static inline uint32_t llm_fbits(float f) {
+    uint32_t u;
+    __asm__ ("rfr %0, %1" : "=r" (u) : "f" (f));
+    return u;
+}
+static inline float llm_bitsf(uint32_t u) {
+    float f;
+    __asm__ ("wfr %0, %1" : "=f" (f) : "r" (u));
+    return f;
+}
+#else
+#define LLM_DIV(a, b) ((a) / (b))
+static inline uint32_t llm_fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
+static inline float llm_bitsf(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof(f));
+    return f;
+}
+#endif
+
+// expf(x) for the softmax's x <= 0, bit for bit as the expf these builds
+// link (MicroPython's lib/libm, from musl 0.9.15 and FreeBSD's e_expf.c),
+// without its call, its checks for positive and huge arguments, and the call
+// to scalbnf: the same float operations in the same order, so the same
+// roundings.  Arguments outside (-87.34, 0] (and NaN) go to the library.
+// About 50 instructions, the division inline, instead of about 120.
+// tests/test_s3_kernels.py compares it with the library's expf for every
+// float in (-87.34, 0] on the host, and the softmax on the S3 core.
+// Plain C: the host harness compiles it too.
+static inline float llm_expf_nonpos(float x) {
+    uint32_t hx = llm_fbits(x);
+    if (hx < 0x80000000u || hx >= 0xc2aeac50u) {
+        return expf(x);    // positive, +0 or NaN above; |x| >= 87.3366, -NaN below
+    }
+    if (hx <= 0xb9000000u) {
+        return 1.0f + x;   // |x| <= 2**-14
+    }
+    int k;
+    float hi, lo;
+    if (hx > 0xbeb17218u) {    // |x| > 0.5 ln2
+        if (hx > 0xbf851592u) {    // |x| > 1.5 ln2
+            k = (int)(1.4426950216e+0f * x + -0.5f);
+        } else {
+            k = -1;
+        }
+        hi = x - (float)k * 6.9314575195e-1f;
+        lo = (float)k * 1.4286067653e-6f;
+        x = hi - lo;
+    } else {
+        k = 0;
+        hi = x;
+        lo = 0.0f;
+    }
+    float xx = x * x;
+    float c = x - xx * (1.6666625440e-1f + xx * -2.7667332906e-3f);
+    float y = 1.0f + (LLM_DIV(x * c, 2.0f - c) - lo + hi);
+    if (k == 0) {
+        return y;
+    }
+    // scalbnf(y, k) for -126 <= k < 0 (x > -87.34 keeps k >= -126): one
+    // multiplication by the float 2**k.
+    return y * llm_bitsf((uint32_t)(0x7f + k) << 23);
+}
+
+// x[i] = expf(x[i] - max) for i < n; returns their sum, added in order of i.
+static inline float llm_exp_sub_sum(float *x, int n, float max) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = llm_expf_nonpos(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+#if defined(__XTENSA__)
 
 // Rows [0, d - d % 8) of out = W @ x; returns how many rows it did.
 // f0-f7: the eight sums; f8: x[j]; f9-f12: products.
@@ -215,5 +338,7 @@ static void llm_div_all(float *x, int n, float b) {
         : [n] "r" (n), [b] "r" (&b)
         : "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "memory");
 }
+
+#endif // __XTENSA__
 
 #endif

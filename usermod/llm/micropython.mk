@@ -2,14 +2,20 @@
 #   make USER_C_MODULES=/path/to/usermod
 LLM_MOD_DIR := $(USERMOD_DIR)
 
-# The binding is scanned for qstrs; the numeric kernels know nothing of MicroPython.
-SRC_USERMOD_C += $(LLM_MOD_DIR)/modllm.c
+# The bindings (modllm*.c, see modllm.h) are scanned for qstrs; the numeric
+# kernels know nothing of MicroPython.  modllm_kernels.c is empty unless
+# LLM_TEST_KERNELS is on (modllm.h: on for the unix port).
+SRC_USERMOD_C += $(addprefix $(LLM_MOD_DIR)/, \
+	modllm.c modllm_args.c modllm_model.c modllm_tokenizer.c modllm_sampler.c \
+	modllm_mappedfile.c modllm_kernels.c)
 SRC_USERMOD_LIB_C += $(addprefix $(LLM_MOD_DIR)/, \
 	kernels.c attention_q8.c sampler.c transformer.c tokenizer.c parallel.c)
 
 CFLAGS_USERMOD += -I$(LLM_MOD_DIR)
 
-# Ports build for size (-Os); the kernels are worth speed.  Floating-point
+# Ports build for size (-Os); the kernels are worth speed: -O3 here (host,
+# emulated boards), -O2 in micropython.cmake, where the ESP32 firmware must fit
+# its flash app partition next to the model's ROMFS.  Floating-point
 # contraction stays off so that results match llama2.c on every target
 # (Xtensa and Arm would otherwise fuse multiply-adds).
 $(BUILD)/llm/%.o: CFLAGS += -O3 -ffp-contract=off
@@ -22,3 +28,14 @@ endif
 # no traps, NaNs or infinities, and ignore the sign of zero; its inputs are
 # finite, and its float sums keep their order (no -ffast-math).
 $(BUILD)/llm/attention_q8.o: CFLAGS += -fno-trapping-math -ffinite-math-only -fno-signed-zeros
+# The ESP32-S3's int8 matmul through its SIMD: esp-nn's dot kernel, assembled
+# from esp-nn's source in ESPNN_DIR (the s3sim port sets it to the unpacked
+# s3-tools copy).  Without ESPNN_DIR the portable C path is built.
+ifneq ($(findstring esp32s3,$(CROSS_COMPILE)),)
+ifneq ($(ESPNN_DIR),)
+SRC_USERMOD_LIB_C += $(LLM_MOD_DIR)/matmul_q8_esp32s3.c
+SRC_USERMOD_LIB_ASM += $(LLM_MOD_DIR)/espnn_dot_s8.S
+CFLAGS_USERMOD += -DLLM_ESPNN
+$(BUILD)/llm/espnn_dot_s8.o: CFLAGS += -I$(ESPNN_DIR)/src/common
+endif
+endif

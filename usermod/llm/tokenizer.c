@@ -7,10 +7,12 @@ static int32_t read_i32(const uint8_t *p) {
     return v;
 }
 
-int llm_tok_index(const uint8_t *buf, size_t len, int vocab, uint32_t *offsets, int *bad_token, int *max_len) {
+int llm_tok_index(llm_tokenizer_t *t, size_t len, uint32_t *offsets, int *bad_token) {
+    const uint8_t *buf = t->buf;
     size_t off = 4;  // skip max_token_length
-    *max_len = 0;
-    for (int i = 0; i < vocab; i++) {
+    t->offsets = offsets;
+    t->max_len = 0;
+    for (int i = 0; i < t->vocab; i++) {
         *bad_token = i;
         if (len < 8 || off > len - 8) {
             return LLM_TOK_TRUNCATED;
@@ -23,16 +25,16 @@ int llm_tok_index(const uint8_t *buf, size_t len, int vocab, uint32_t *offsets, 
             return LLM_TOK_TRUNCATED;
         }
         offsets[i] = (uint32_t)off;
-        if (n > *max_len) {
-            *max_len = n;
+        if (n > t->max_len) {
+            t->max_len = n;
         }
         off += 8 + (size_t)n;
     }
     return LLM_TOK_OK;
 }
 
-const uint8_t *llm_tok_piece(const uint8_t *buf, const uint32_t *offsets, int id, int *len) {
-    const uint8_t *p = buf + offsets[id];
+const uint8_t *llm_tok_piece(const llm_tokenizer_t *t, int id, int *len) {
+    const uint8_t *p = t->buf + t->offsets[id];
     int n = read_i32(p + 4);
     const uint8_t *s = p + 8;
     const uint8_t *nul = memchr(s, 0, (size_t)n);
@@ -40,9 +42,9 @@ const uint8_t *llm_tok_piece(const uint8_t *buf, const uint32_t *offsets, int id
     return s;
 }
 
-float llm_tok_score(const uint8_t *buf, const uint32_t *offsets, int id) {
+float llm_tok_score(const llm_tokenizer_t *t, int id) {
     float v;
-    memcpy(&v, buf + offsets[id], sizeof(v));
+    memcpy(&v, t->buf + t->offsets[id], sizeof(v));
     return v;
 }
 
@@ -55,24 +57,24 @@ static int compare_bytes(const uint8_t *a, int alen, const uint8_t *b, int blen)
     return alen - blen;
 }
 
-static int compare_ids(const uint8_t *buf, const uint32_t *offsets, uint32_t a, uint32_t b) {
+static int compare_ids(const llm_tokenizer_t *t, uint32_t a, uint32_t b) {
     int alen, blen;
-    const uint8_t *as = llm_tok_piece(buf, offsets, (int)a, &alen);
-    const uint8_t *bs = llm_tok_piece(buf, offsets, (int)b, &blen);
+    const uint8_t *as = llm_tok_piece(t, (int)a, &alen);
+    const uint8_t *bs = llm_tok_piece(t, (int)b, &blen);
     int c = compare_bytes(as, alen, bs, blen);
     return c != 0 ? c : (a < b ? -1 : (a > b));
 }
 
-static void sift_down(const uint8_t *buf, const uint32_t *offsets, uint32_t *ids, int root, int end) {
+static void sift_down(const llm_tokenizer_t *t, uint32_t *ids, int root, int end) {
     for (;;) {
         int child = 2 * root + 1;
         if (child >= end) {
             return;
         }
-        if (child + 1 < end && compare_ids(buf, offsets, ids[child], ids[child + 1]) < 0) {
+        if (child + 1 < end && compare_ids(t, ids[child], ids[child + 1]) < 0) {
             child++;
         }
-        if (compare_ids(buf, offsets, ids[root], ids[child]) >= 0) {
+        if (compare_ids(t, ids[root], ids[child]) >= 0) {
             return;
         }
         uint32_t tmp = ids[root];
@@ -82,29 +84,32 @@ static void sift_down(const uint8_t *buf, const uint32_t *offsets, uint32_t *ids
     }
 }
 
-void llm_tok_sort(const uint8_t *buf, const uint32_t *offsets, int vocab, uint32_t *sorted) {
+void llm_tok_sort(llm_tokenizer_t *t, uint32_t *sorted) {
+    int vocab = t->vocab;
     for (int i = 0; i < vocab; i++) {
         sorted[i] = (uint32_t)i;
     }
     for (int i = vocab / 2 - 1; i >= 0; i--) {
-        sift_down(buf, offsets, sorted, i, vocab);
+        sift_down(t, sorted, i, vocab);
     }
     for (int end = vocab - 1; end > 0; end--) {
         uint32_t tmp = sorted[0];
         sorted[0] = sorted[end];
         sorted[end] = tmp;
-        sift_down(buf, offsets, sorted, 0, end);
+        sift_down(t, sorted, 0, end);
     }
+    t->sorted = sorted;
 }
 
-int llm_tok_lookup(const uint8_t *buf, const uint32_t *offsets, const uint32_t *sorted,
-    int vocab, const uint8_t *s, int len) {
+int llm_tok_lookup(const llm_tokenizer_t *t, const uint8_t *s, int len) {
     // Lower bound, so that of equal pieces the lowest id wins.
+    const uint32_t *sorted = t->sorted;
+    int vocab = t->vocab;
     int lo = 0, hi = vocab;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         int plen;
-        const uint8_t *p = llm_tok_piece(buf, offsets, (int)sorted[mid], &plen);
+        const uint8_t *p = llm_tok_piece(t, (int)sorted[mid], &plen);
         if (compare_bytes(p, plen, s, len) < 0) {
             lo = mid + 1;
         } else {
@@ -113,7 +118,7 @@ int llm_tok_lookup(const uint8_t *buf, const uint32_t *offsets, const uint32_t *
     }
     if (lo < vocab) {
         int plen;
-        const uint8_t *p = llm_tok_piece(buf, offsets, (int)sorted[lo], &plen);
+        const uint8_t *p = llm_tok_piece(t, (int)sorted[lo], &plen);
         if (compare_bytes(p, plen, s, len) == 0) {
             return (int)sorted[lo];
         }
@@ -121,14 +126,14 @@ int llm_tok_lookup(const uint8_t *buf, const uint32_t *offsets, const uint32_t *
     return -1;
 }
 
-int llm_tok_encode(const uint8_t *buf, const uint32_t *offsets, const uint32_t *sorted, int vocab,
-    const uint8_t *text, int len, int bos, int eos, int32_t *tokens, uint8_t *pair) {
+int llm_tok_encode(const llm_tokenizer_t *t, const uint8_t *text, int len, int bos, int eos,
+    int32_t *tokens, uint8_t *pair) {
     int n = 0;
     if (bos) {
         tokens[n++] = 1;
     }
     if (len > 0) {
-        int prefix = llm_tok_lookup(buf, offsets, sorted, vocab, (const uint8_t *)" ", 1);
+        int prefix = llm_tok_lookup(t, (const uint8_t *)" ", 1);
         if (prefix >= 0) {
             tokens[n++] = prefix;
         }
@@ -139,13 +144,13 @@ int llm_tok_encode(const uint8_t *buf, const uint32_t *offsets, const uint32_t *
         while (i + cp_len < len && cp_len < 4 && (text[i + cp_len] & 0xC0) == 0x80) {
             cp_len++;
         }
-        int id = llm_tok_lookup(buf, offsets, sorted, vocab, text + i, cp_len);
+        int id = llm_tok_lookup(t, text + i, cp_len);
         if (id >= 0) {
             tokens[n++] = id;
         } else {
             for (int j = 0; j < cp_len; j++) {
                 int byte_id = text[i + j] + 3;
-                tokens[n++] = byte_id < vocab ? byte_id : 0;
+                tokens[n++] = byte_id < t->vocab ? byte_id : 0;
             }
         }
         i += cp_len;
@@ -156,13 +161,13 @@ int llm_tok_encode(const uint8_t *buf, const uint32_t *offsets, const uint32_t *
         int best_id = -1, best_idx = -1;
         for (int i = 0; i + 1 < n; i++) {
             int alen, blen;
-            const uint8_t *a = llm_tok_piece(buf, offsets, tokens[i], &alen);
-            const uint8_t *b = llm_tok_piece(buf, offsets, tokens[i + 1], &blen);
+            const uint8_t *a = llm_tok_piece(t, tokens[i], &alen);
+            const uint8_t *b = llm_tok_piece(t, tokens[i + 1], &blen);
             memcpy(pair, a, (size_t)alen);
             memcpy(pair + alen, b, (size_t)blen);
-            int id = llm_tok_lookup(buf, offsets, sorted, vocab, pair, alen + blen);
+            int id = llm_tok_lookup(t, pair, alen + blen);
             if (id >= 0) {
-                float score = llm_tok_score(buf, offsets, id);
+                float score = llm_tok_score(t, id);
                 if (score > best_score) {
                     best_score = score;
                     best_id = id;
@@ -191,9 +196,8 @@ static int hex_value(uint8_t c) {
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-const uint8_t *llm_tok_decode(const uint8_t *buf, const uint32_t *offsets, int prev, int id,
-    uint8_t *byte, int *len) {
-    const uint8_t *s = llm_tok_piece(buf, offsets, id, len);
+const uint8_t *llm_tok_decode(const llm_tokenizer_t *t, int prev, int id, uint8_t *byte, int *len) {
+    const uint8_t *s = llm_tok_piece(t, id, len);
     if (prev == 1 && *len > 0 && s[0] == ' ') {
         s++;
         (*len)--;
@@ -225,30 +229,30 @@ const uint8_t *llm_tok_decode(const uint8_t *buf, const uint32_t *offsets, int p
     return s;
 }
 
-int llm_tok_check_index(const uint8_t *buf, size_t len, int vocab, const uint32_t *offsets,
-    const uint32_t *sorted, int *bad_token, int *max_len) {
-    *max_len = 0;
+int llm_tok_check_index(llm_tokenizer_t *t, size_t len, int *bad_token) {
+    int vocab = t->vocab;
+    t->max_len = 0;
     for (int i = 0; i < vocab; i++) {
         *bad_token = i;
-        uint32_t off = offsets[i];
+        uint32_t off = t->offsets[i];
         if (off < 4 || len < 8 || off > len - 8) {
             return LLM_TOK_TRUNCATED;
         }
-        int32_t n = read_i32(buf + off + 4);
+        int32_t n = read_i32(t->buf + off + 4);
         if (n < 0 || n > 0xffff || (size_t)n > len - off - 8) {
             return LLM_TOK_BAD_LENGTH;
         }
-        if (n > *max_len) {
-            *max_len = n;
+        if (n > t->max_len) {
+            t->max_len = n;
         }
     }
     // Strictly increasing in (piece, id) order means a sorted permutation.
     for (int i = 0; i < vocab; i++) {
         *bad_token = i;
-        if (sorted[i] >= (uint32_t)vocab) {
+        if (t->sorted[i] >= (uint32_t)vocab) {
             return LLM_TOK_BAD_INDEX;
         }
-        if (i > 0 && compare_ids(buf, offsets, sorted[i - 1], sorted[i]) >= 0) {
+        if (i > 0 && compare_ids(t, t->sorted[i - 1], t->sorted[i]) >= 0) {
             return LLM_TOK_BAD_INDEX;
         }
     }

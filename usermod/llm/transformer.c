@@ -14,6 +14,18 @@ static int max_row(const llm_config_t *c) {
     return c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
 }
 
+// int8 rows are padded to a multiple of their group size, which divides the
+// row or is at most the row rounded up to 16 (the loader checks), so a
+// padded row is shorter than 2 * row + 16; and 16 more bytes to align xq
+// for the S3's SIMD.
+static uint64_t xq_bytes(const llm_config_t *c) {
+    return 2 * (uint64_t)max_row(c) + 32;
+}
+
+static int padded(int cols, int gs) {
+    return (cols + gs - 1) / gs * gs;
+}
+
 uint64_t llm_state_bytes(const llm_config_t *c, int ctx) {
     uint64_t floats = (uint64_t)c->dim * 5        // x, xb, xb2, q, kv_tmp
         + (uint64_t)c->hidden_dim * 2             // hb, hb2
@@ -21,7 +33,7 @@ uint64_t llm_state_bytes(const llm_config_t *c, int ctx) {
         + (uint64_t)c->vocab_size                 // logits
         + (uint64_t)max_row(c)                    // xqs (at most one scale per element)
         + (uint64_t)(c->dim / c->n_heads) / 2 * 3; // rope freq, cos, sin
-    uint64_t bytes = floats * sizeof(float) + (uint64_t)max_row(c);  // xq
+    uint64_t bytes = floats * sizeof(float) + xq_bytes(c);
     return (bytes + 3) & ~(uint64_t)3;
 }
 
@@ -30,8 +42,29 @@ uint64_t llm_kv_bytes(const llm_config_t *c, int ctx, int kv_q8) {
     if (!kv_q8) {
         return 2 * n * sizeof(float);
     }
+    // Codes: one block per layer and KV head (attention_q8.h's layout).
+    n = (uint64_t)c->n_layers * c->n_kv_heads * llm_kv_q8_block_bytes(ctx, c->dim / c->n_heads);
     uint64_t scales = (uint64_t)c->n_layers * ctx * c->n_kv_heads;
     return 2 * (((n + 3) & ~(uint64_t)3) + scales * sizeof(float));
+}
+
+// fp32 weights with an fp32 KV cache are llama2.c's arithmetic, bit for bit,
+// expf included.  Any int8 tensor or an int8 cache is not, so those runs may
+// use the fast exponential (llm_exp_fast).
+static int exact_path(const llm_model_t *m) {
+    if (m->kv_q8 || m->embedding.type != LLM_F32 || m->classifier.type != LLM_F32) {
+        return 0;
+    }
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const llm_layer_t *w = &m->layers[l];
+        const llm_tensor_t *t[7] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w2, &w->w3 };
+        for (int i = 0; i < 7; i++) {
+            if (t[i]->type != LLM_F32) {
+                return 0;
+            }
+        }
+    }
+    return 1;
 }
 
 void llm_model_bind_state(llm_model_t *m, void *state, void *kv) {
@@ -53,8 +86,14 @@ void llm_model_bind_state(llm_model_t *m, void *state, void *kv) {
     m->rope_freq = f; f += half;
     m->rope_cos = f; f += half;
     m->rope_sin = f; f += half;
-    m->xq = (int8_t *)f;
-    llm_rope_freqs(m->rope_freq, c->dim / c->n_heads);
+    m->xq = (int8_t *)(((uintptr_t)f + 15) & ~(uintptr_t)15);
+    m->xq_gs = 0;
+    m->exact = exact_path(m);
+    if (m->exact) {
+        llm_rope_freqs(m->rope_freq, c->dim / c->n_heads);
+    } else {
+        llm_rope_freqs_portable(m->rope_freq, c->dim / c->n_heads);
+    }
 
     size_t n = (size_t)c->n_layers * m->ctx * kv_dim(c);
     if (!m->kv_q8) {
@@ -62,6 +101,7 @@ void llm_model_bind_state(llm_model_t *m, void *state, void *kv) {
         m->value_cache = (float *)kv + n;
         m->key_scales = m->value_scales = NULL;
     } else {
+        n = (size_t)c->n_layers * c->n_kv_heads * (size_t)llm_kv_q8_block_bytes(m->ctx, c->dim / c->n_heads);
         size_t n4 = (n + 3) & ~(size_t)3;
         size_t scales = (size_t)c->n_layers * m->ctx * c->n_kv_heads;
         uint8_t *b = kv;
@@ -93,11 +133,24 @@ static void matmul_rows(void *arg, int start, int end) {
     }
 }
 
-static void matmul(llm_model_t *m, float *out, const float *x, const llm_tensor_t *w, int n, int d) {
-    if (w->type == LLM_Q8) {
-        llm_quantize_q8(m->xq, m->xqs, x, n, w->group_size);
+
+// out[d] = w @ x[n].  reuse: x is the previous matmul's input, unchanged,
+// so its int8 codes are still in m->xq if they were made for the same
+// group size.
+static void matmul(llm_model_t *m, float *out, const float *x, const llm_tensor_t *w, int n, int d, int reuse) {
+    if (!reuse) {
+        m->xq_gs = 0;
     }
-    matmul_job_t job = { out, x, w, m->xq, m->xqs, n };
+    int stride = n;
+    if (w->type == LLM_Q8) {
+        if (m->xq_gs != w->group_size) {
+            // In the tensor's groups, the codes padded with zeros as its rows.
+            llm_quantize_q8(m->xq, m->xqs, x, n, w->group_size);
+            m->xq_gs = w->group_size;
+        }
+        stride = padded(n, w->group_size);
+    }
+    matmul_job_t job = { out, x, w, m->xq, m->xqs, stride };
     llm_parallel_for(matmul_rows, &job, d, n);
 }
 
@@ -106,8 +159,9 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
         memcpy(x, (const float *)e->data + (intptr_t)token * dim, (size_t)dim * sizeof(float));
         return;
     }
-    const int8_t *row = (const int8_t *)e->data + (intptr_t)token * dim;
-    const uint16_t *scales = e->scales + (intptr_t)token * (dim / e->group_size);
+    int stride = padded(dim, e->group_size);
+    const int8_t *row = (const int8_t *)e->data + (intptr_t)token * stride;
+    const uint16_t *scales = e->scales + (intptr_t)token * (stride / e->group_size);
     for (int i = 0; i < dim; i++) {
         x[i] = (float)row[i] * llm_f16_to_f32(scales[i / e->group_size]);
     }
@@ -117,10 +171,17 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
 // [head_size][ctx], so that attention scores run over positions with SIMD;
 // float values by position, [ctx][head_size].  An int8 cache stores values
 // transposed too, so that each output is an integer dot product over
-// positions, and adds one scale per position for keys and for values.
+// positions, and adds one scale per position for keys and for values; on
+// the S3 its keys are by position (attention_q8.h: llm_kv_q8_block_bytes).
 // Blocks follow each other by head, then by layer.
 static size_t kv_block(const llm_model_t *m, int layer, int kv_head) {
     return ((size_t)layer * m->cfg.n_kv_heads + kv_head) * m->ctx;
+}
+
+// Byte offset of an int8 cache's block of codes (keys or values).
+static size_t kv_q8_offset(const llm_model_t *m, int layer, int kv_head) {
+    int hs = m->cfg.dim / m->cfg.n_heads;
+    return ((size_t)layer * m->cfg.n_kv_heads + kv_head) * (size_t)llm_kv_q8_block_bytes(m->ctx, hs);
 }
 
 // Write this position's k and v (kv_dim floats each) into the cache.
@@ -138,15 +199,21 @@ static void store_kv(llm_model_t *m, int layer, int pos, const float *k, const f
             memcpy((float *)m->value_cache + (block + pos) * hs, vh, (size_t)hs * sizeof(float));
         } else {
             int8_t codes[LLM_MAX_CACHE_HEAD];
+            size_t off = kv_q8_offset(m, layer, h);
             llm_quantize_q8_fast(codes, m->key_scales + block + pos, kh, hs, hs);
-            int8_t *kc = (int8_t *)m->key_cache + block * hs + pos;
-            for (int i = 0; i < hs; i++) {
-                kc[(size_t)i * m->ctx] = codes[i];
+            int8_t *kc = (int8_t *)m->key_cache + off;
+            if (LLM_ATT_Q8_PIE) {
+                memcpy(kc + (size_t)pos * llm_kv_q8_kstride(hs), codes, (size_t)hs);
+            } else {
+                for (int i = 0; i < hs; i++) {
+                    kc[(size_t)i * m->ctx + pos] = codes[i];
+                }
             }
             llm_quantize_q8_fast(codes, m->value_scales + block + pos, vh, hs, hs);
-            int8_t *vc = (int8_t *)m->value_cache + block * hs + pos;
+            int8_t *vc = (int8_t *)m->value_cache + off + pos;
+            size_t vstride = (size_t)llm_kv_q8_vstride(m->ctx);
             for (int i = 0; i < hs; i++) {
-                vc[(size_t)i * m->ctx] = codes[i];
+                vc[i * vstride] = codes[i];
             }
         }
     }
@@ -190,34 +257,16 @@ static void attention_kv_heads(void *arg, int start, int end) {
     for (int g = start; g < end; g++) {
         size_t block = kv_block(m, j->layer, g);
         int h = g * kv_mul;
-        llm_attention_q8i(m->xb + h * hs, m->att + (size_t)h * m->ctx, m->ctx, m->xq + h * hs, m->xqs + h, kv_mul,
-            (const int8_t *)m->key_cache + block * hs, m->key_scales + block,
-            (const int8_t *)m->value_cache + block * hs, m->value_scales + block, m->ctx, j->pos, hs);
+        size_t off = kv_q8_offset(m, j->layer, g);
+        llm_attention_q8_cache(m->xb + h * hs, m->att + (size_t)h * m->ctx, m->ctx, m->xq + h * hs, m->xqs + h, kv_mul,
+            (const int8_t *)m->key_cache + off, m->key_scales + block,
+            (const int8_t *)m->value_cache + off, m->value_scales + block, m->ctx, j->pos, hs);
     }
-}
-
-// fp32 weights with an fp32 KV cache are llama2.c's arithmetic, bit for bit,
-// expf included.  Any int8 tensor or an int8 cache is not, so those runs may
-// use the fast exponential (llm_exp_fast).
-static int exact_path(const llm_model_t *m) {
-    if (m->kv_q8 || m->embedding.type != LLM_F32 || m->classifier.type != LLM_F32) {
-        return 0;
-    }
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        const llm_layer_t *w = &m->layers[l];
-        const llm_tensor_t *t[7] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w2, &w->w3 };
-        for (int i = 0; i < 7; i++) {
-            if (t[i]->type != LLM_F32) {
-                return 0;
-            }
-        }
-    }
-    return 1;
 }
 
 void llm_forward(llm_model_t *m, int token, int pos) {
     const llm_config_t *c = &m->cfg;
-    int exact = exact_path(m);
+    int exact = m->exact;
     int dim = c->dim, hidden = c->hidden_dim, head_size = dim / c->n_heads;
     int kvd = kv_dim(c);
     float *x = m->x;
@@ -227,7 +276,7 @@ void llm_forward(llm_model_t *m, int token, int pos) {
     if (exact) {
         llm_rope_table(m->rope_cos, m->rope_sin, m->rope_freq, head_size, pos);
     } else {
-        llm_rope_table_portable(m->rope_cos, m->rope_sin, head_size, pos);
+        llm_rope_table_portable(m->rope_cos, m->rope_sin, m->rope_freq, head_size, pos);
     }
 
     for (int l = 0; l < c->n_layers; l++) {
@@ -237,9 +286,9 @@ void llm_forward(llm_model_t *m, int token, int pos) {
         // k and v are computed into scratch space (xb2 is free until the
         // output projection), then written into the cache's layout.
         float *k = m->xb2, *v = m->kv_tmp;
-        matmul(m, m->q, m->xb, &w->wq, dim, dim);
-        matmul(m, k, m->xb, &w->wk, dim, kvd);
-        matmul(m, v, m->xb, &w->wv, dim, kvd);
+        matmul(m, m->q, m->xb, &w->wq, dim, dim, 0);
+        matmul(m, k, m->xb, &w->wk, dim, kvd, 1);
+        matmul(m, v, m->xb, &w->wv, dim, kvd, 1);
         llm_rope_apply(m->q, m->rope_cos, m->rope_sin, dim, head_size);
         llm_rope_apply(k, m->rope_cos, m->rope_sin, kvd, head_size);
         store_kv(m, l, pos, k, v);
@@ -255,25 +304,25 @@ void llm_forward(llm_model_t *m, int token, int pos) {
             llm_parallel_for(attention_heads, &job, c->n_heads, (long)(pos + 1) * head_size * 2);
         }
 
-        matmul(m, m->xb2, m->xb, &w->wo, dim, dim);
+        matmul(m, m->xb2, m->xb, &w->wo, dim, dim, 0);
         for (int i = 0; i < dim; i++) {
             x[i] += m->xb2[i];
         }
 
         llm_rmsnorm(m->xb, x, w->rms_ffn, dim);
-        matmul(m, m->hb, m->xb, &w->w1, dim, hidden);
-        matmul(m, m->hb2, m->xb, &w->w3, dim, hidden);
+        matmul(m, m->hb, m->xb, &w->w1, dim, hidden, 0);
+        matmul(m, m->hb2, m->xb, &w->w3, dim, hidden, 1);
         if (exact) {
             llm_swiglu(m->hb, m->hb2, hidden);
         } else {
             llm_swiglu_fast(m->hb, m->hb2, hidden);
         }
-        matmul(m, m->xb, m->hb, &w->w2, hidden, dim);
+        matmul(m, m->xb, m->hb, &w->w2, hidden, dim, 0);
         for (int i = 0; i < dim; i++) {
             x[i] += m->xb[i];
         }
     }
 
     llm_rmsnorm(x, x, m->rms_final, dim);
-    matmul(m, m->logits, x, &m->classifier, dim, c->vocab_size);
+    matmul(m, m->logits, x, &m->classifier, dim, c->vocab_size, 0);
 }

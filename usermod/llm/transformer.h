@@ -8,7 +8,9 @@
 
 enum { LLM_F32 = 0, LLM_Q8 = 1 };
 
-// An int8 KV cache quantises one head at a time on the stack.
+// The largest head size: an int8 KV cache quantises one head at a time on
+// the stack, and the bindings check it (config, rope()) and name it in
+// their messages.
 #define LLM_MAX_CACHE_HEAD (256)
 
 typedef struct {
@@ -16,10 +18,10 @@ typedef struct {
 } llm_config_t;
 
 typedef struct {
-    const void *data;      // float32 or int8 [rows][cols]
-    const uint16_t *scales; // int8 only: halves [rows][cols / group_size]
+    const void *data;      // float32 [rows][cols] or int8 [rows][cols padded to group_size]
+    const uint16_t *scales; // int8 only: halves [rows][padded cols / group_size]
     int32_t type;          // LLM_F32 or LLM_Q8
-    int32_t group_size;    // int8 only; divides cols
+    int32_t group_size;    // int8 only; rows padded with zeros to a multiple of it
 } llm_tensor_t;
 
 typedef struct {
@@ -32,16 +34,25 @@ typedef struct {
     llm_config_t cfg;
     int ctx;                   // positions the KV cache holds (<= seq_len)
     int kv_q8;                 // KV cache stored as int8, one scale per head
+    int exact;                 // fp32 weights and cache: llama2.c's arithmetic, libm included (set by bind_state)
     llm_tensor_t embedding;    // [vocab][dim]
     llm_layer_t *layers;       // [n_layers]
     const float *rms_final;    // [dim]
     llm_tensor_t classifier;   // [vocab][dim]
 
-    // Activations.
-    float *x, *xb, *xb2, *hb, *hb2, *q, *kv_tmp, *att, *logits;
-    int8_t *xq;                // x quantised for int8 matmuls
-    float *xqs;
-    float *rope_freq, *rope_cos, *rope_sin;
+    // Activations (one block, llm_state_bytes; kv_dim = dim / n_heads * n_kv_heads).
+    float *x;                  // [dim] the residual stream
+    float *xb;                 // [dim] x normalised; then the attention's output
+    float *xb2;                // [dim] k (kv_dim) before the cache; then the output projection
+    float *hb, *hb2;           // [hidden_dim] the feed-forward's w1 and w3 products
+    float *q;                  // [dim] query
+    float *kv_tmp;             // [dim] v (kv_dim) before the cache
+    float *att;                // [n_heads][ctx] attention scores
+    float *logits;             // [vocab_size] output of the last forward
+    int8_t *xq;                // x quantised for int8 matmuls, 16-byte aligned, rows padded
+    int xq_gs;                 // group size xq was made with for the last matmul's input, 0 if none
+    float *xqs;                // [max(dim, hidden_dim)] xq's group scales
+    float *rope_freq, *rope_cos, *rope_sin; // [head_size / 2] RoPE frequencies, cos and sin at pos
     // KV cache, float or int8: see kv_block() in transformer.c for the layout.
     void *key_cache, *value_cache;
     float *key_scales, *value_scales;

@@ -1,8 +1,9 @@
 // The _llm module as a native .mpy (dynamic native module, see MicroPython's
-// docs/develop/natmod.rst): the firmware's binding file, usermod/llm/modllm.c,
-// compiled against py/dynruntime.h, plus what a native module has to build
-// for itself at import: the two types, their method tables and the module's
-// globals.  The kernels (kernels.c, sampler.c, transformer.c, tokenizer.c,
+// docs/develop/natmod.rst): the firmware's binding files, usermod/llm/modllm*.c,
+// compiled against py/dynruntime.h.  What a native module has to build for
+// itself at import (the types, their method tables, the module's globals) is
+// next to the firmware's constant tables in those files (mpy_init is in
+// modllm.c).  The kernels (kernels.c, sampler.c, transformer.c, tokenizer.c,
 // parallel.c) are the firmware's sources, compiled as separate objects.
 //
 // What differs from the firmware module is listed in README.md here.
@@ -10,7 +11,11 @@
 #include "py/dynruntime.h"
 #include "py/objarray.h"
 
-// ---- what modllm.c uses that the dynamic runtime does not provide ---------
+// ---- what the bindings use that the dynamic runtime does not provide -------
+
+#ifndef mp_type_MemoryError  // py/dynruntime.h names only some exception types
+#define mp_type_MemoryError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_MemoryError)))
+#endif
 
 // mp_raise_msg_varg: format with the runtime's mp_vprintf (it knows %q, %d,
 // %u, %s) into a buffer on the stack, then raise type(message).
@@ -50,68 +55,14 @@ mp_obj_t mp_obj_new_memoryview(byte typecode, size_t nitems, void *items) {
     return MP_OBJ_FROM_PTR(self);
 }
 
-// ---- the firmware's binding ------------------------------------------------
+// ---- the firmware's bindings, compiled here as one unit -------------------
+// modllm.c last: its mpy_init builds the types and stores the globals listed
+// in llm_module_table.h.
 
+#include "modllm_args.c"
+#include "modllm_mappedfile.c"
+#include "modllm_sampler.c"
+#include "modllm_model.c"
+#include "modllm_tokenizer.c"
+#include "modllm_kernels.c"
 #include "modllm.c"
-
-// ---- types and module, built at import (no constant objects that hold qstrs
-// or point at the runtime in a native module) --------------------------------
-
-mp_obj_full_type_t llm_natmod_model_type;
-mp_map_elem_t llm_natmod_model_methods[3];
-static MP_DEFINE_CONST_DICT(llm_natmod_model_dict, llm_natmod_model_methods);
-
-mp_obj_full_type_t llm_natmod_tok_type;
-mp_map_elem_t llm_natmod_tok_methods[4];
-static MP_DEFINE_CONST_DICT(llm_natmod_tok_dict, llm_natmod_tok_methods);
-
-static mp_map_elem_t method(qstr name, const void *fun) {
-    return (mp_map_elem_t) { MP_OBJ_NEW_QSTR(name), MP_OBJ_FROM_PTR(fun) };
-}
-
-mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
-    MP_DYNRUNTIME_INIT_ENTRY
-
-    mp_obj_full_type_t *t = &llm_natmod_model_type;
-    t->base.type = (void *)&mp_type_type;
-    t->flags = MP_TYPE_FLAG_NONE;
-    t->name = MP_QSTR_Model;
-    llm_natmod_model_methods[0] = method(MP_QSTR_forward, &llm_model_forward_obj);
-    llm_natmod_model_methods[1] = method(MP_QSTR_sample, &llm_model_sample_obj);
-    llm_natmod_model_methods[2] = method(MP_QSTR_logits, &llm_model_logits_obj);
-    MP_OBJ_TYPE_SET_SLOT(t, make_new, llm_model_make_new, 0);
-    MP_OBJ_TYPE_SET_SLOT(t, locals_dict, (void *)&llm_natmod_model_dict, 1);
-
-    t = &llm_natmod_tok_type;
-    t->base.type = (void *)&mp_type_type;
-    t->flags = MP_TYPE_FLAG_NONE;
-    t->name = MP_QSTR_Tokenizer;
-    llm_natmod_tok_methods[0] = method(MP_QSTR_encode, &llm_tok_encode_obj);
-    llm_natmod_tok_methods[1] = method(MP_QSTR_decode, &llm_tok_decode_obj);
-    llm_natmod_tok_methods[2] = method(MP_QSTR_piece, &llm_tok_piece_obj);
-    llm_natmod_tok_methods[3] = method(MP_QSTR_lookup, &llm_tok_lookup_obj);
-    MP_OBJ_TYPE_SET_SLOT(t, make_new, llm_tok_make_new, 0);
-    MP_OBJ_TYPE_SET_SLOT(t, attr, llm_tok_attr, 1);
-    MP_OBJ_TYPE_SET_SLOT(t, locals_dict, (void *)&llm_natmod_tok_dict, 2);
-
-    mp_store_global(MP_QSTR_matmul, MP_OBJ_FROM_PTR(&llm_matmul_obj));
-    mp_store_global(MP_QSTR_matmul_q8, MP_OBJ_FROM_PTR(&llm_matmul_q8_obj));
-    mp_store_global(MP_QSTR_quantize, MP_OBJ_FROM_PTR(&llm_quantize_obj));
-    mp_store_global(MP_QSTR_rmsnorm, MP_OBJ_FROM_PTR(&llm_rmsnorm_obj));
-    mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&llm_softmax_obj));
-    mp_store_global(MP_QSTR_exp_fast, MP_OBJ_FROM_PTR(&llm_exp_fast_obj));
-    mp_store_global(MP_QSTR_quantize_fast, MP_OBJ_FROM_PTR(&llm_quantize_fast_obj));
-    mp_store_global(MP_QSTR_attention_q8, MP_OBJ_FROM_PTR(&llm_attention_q8_obj));
-    mp_store_global(MP_QSTR_argmax, MP_OBJ_FROM_PTR(&llm_argmax_obj));
-    mp_store_global(MP_QSTR_swiglu, MP_OBJ_FROM_PTR(&llm_swiglu_obj));
-    mp_store_global(MP_QSTR_rope, MP_OBJ_FROM_PTR(&llm_rope_obj));
-    mp_store_global(MP_QSTR_attention, MP_OBJ_FROM_PTR(&llm_attention_obj));
-    mp_store_global(MP_QSTR_random_u32, MP_OBJ_FROM_PTR(&llm_random_u32_obj));
-    mp_store_global(MP_QSTR_sample, MP_OBJ_FROM_PTR(&llm_sample_obj));
-    mp_store_global(MP_QSTR_memory, MP_OBJ_FROM_PTR(&llm_memory_obj));
-    mp_store_global(MP_QSTR_threads, MP_OBJ_FROM_PTR(&llm_threads_obj));
-    mp_store_global(MP_QSTR_Model, MP_OBJ_FROM_PTR(&llm_natmod_model_type));
-    mp_store_global(MP_QSTR_Tokenizer, MP_OBJ_FROM_PTR(&llm_natmod_tok_type));
-
-    MP_DYNRUNTIME_INIT_EXIT
-}

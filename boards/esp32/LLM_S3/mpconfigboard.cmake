@@ -1,12 +1,9 @@
 # ESP32-S3 without PSRAM, 8 MiB flash (e.g. ESP32-S3-WROOM-1-N8, ESP32-S3-DevKitC-1-N8).
-# Build: make -C $MICROPY_DIR/ports/esp32 BOARD_DIR=<this dir> USER_C_MODULES=<repo>/usermod/micropython.cmake
+# Build: make firmware BOARD=LLM_S3 (boards/esp32/esp32.mk)
 set(IDF_TARGET esp32s3)
 
-# Port fragments are relative to ports/esp32 (CMake's source dir at this point).
+# common/llm_board.cmake puts the port's base, usb and ble fragments first.
 set(SDKCONFIG_DEFAULTS
-    boards/sdkconfig.base
-    boards/sdkconfig.usb
-    boards/sdkconfig.ble
     ${MICROPY_BOARD_DIR}/sdkconfig.board
 )
 

@@ -1,12 +1,10 @@
 # ESP32-S3 with quad PSRAM, 4 MiB flash (e.g. ESP32-S3FH4R2: 4 MiB flash, 2 MiB quad PSRAM).
-# Build: make -C $MICROPY_DIR/ports/esp32 BOARD_DIR=<this dir> USER_C_MODULES=<repo>/usermod/micropython.cmake
+# Build: make firmware BOARD=LLM_S3_SPIRAM (boards/esp32/esp32.mk)
 set(IDF_TARGET esp32s3)
 
-# Port fragments are relative to ports/esp32 (CMake's source dir at this point).
+# Port fragments are relative to ports/esp32; common/llm_board.cmake puts base,
+# usb and ble first. Quad PSRAM as MicroPython's ESP32_GENERIC_S3.
 set(SDKCONFIG_DEFAULTS
-    boards/sdkconfig.base
-    boards/sdkconfig.usb
-    boards/sdkconfig.ble
     boards/sdkconfig.spiram_sx
     ${MICROPY_BOARD_DIR}/sdkconfig.board
 )

@@ -1,13 +1,10 @@
 # ESP32-S3 with octal PSRAM, 16 MiB flash (e.g. ESP32-S3-WROOM-1-N16R8: 16 MiB quad flash, 8 MiB octal PSRAM).
-# Build: make -C $MICROPY_DIR/ports/esp32 BOARD_DIR=<this dir> USER_C_MODULES=<repo>/usermod/micropython.cmake
+# Build: make firmware BOARD=LLM_S3_SPIRAM_OCT (boards/esp32/esp32.mk)
 set(IDF_TARGET esp32s3)
 
-# Port fragments are relative to ports/esp32 (CMake's source dir at this point).
-# Same PSRAM fragments as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant.
+# Port fragments are relative to ports/esp32; common/llm_board.cmake puts base,
+# usb and ble first. PSRAM as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant.
 set(SDKCONFIG_DEFAULTS
-    boards/sdkconfig.base
-    boards/sdkconfig.usb
-    boards/sdkconfig.ble
     boards/sdkconfig.spiram_sx
     boards/sdkconfig.spiram_oct
     ${MICROPY_BOARD_DIR}/sdkconfig.board

@@ -7,6 +7,8 @@
 # files, in order, into one defaults file (for a repeated option the last
 # value wins).
 #
+# 0. The port's sdkconfig fragments every LLM_S3* board starts from, as
+#    ESP32_GENERIC_S3 does (base, usb, ble), go before the board's own list.
 # 1. Partition table. ESP-IDF resolves a relative
 #    CONFIG_PARTITION_TABLE_CUSTOM_FILENAME against the project directory,
 #    which is ports/esp32 of the MicroPython tree, not the board directory, and
@@ -16,11 +18,19 @@
 #    the build directory and appended last to SDKCONFIG_DEFAULTS.
 # 2. Frozen modules: the board's manifest.py (the port's default manifest plus
 #    the llm package from app/).
+# 3. Components: esp-nn (its SIMD int8 dot kernel for _llm's matmul), below.
 
 if(NOT MICROPY_BOARD_DIR)
     message(FATAL_ERROR "llm_board.cmake: MICROPY_BOARD_DIR is not set")
 endif()
 get_filename_component(LLM_BOARD_DIR "${MICROPY_BOARD_DIR}" ABSOLUTE)
+
+# 0. Relative to ports/esp32 (CMake's source dir at this point).
+list(PREPEND SDKCONFIG_DEFAULTS
+    boards/sdkconfig.base
+    boards/sdkconfig.usb
+    boards/sdkconfig.ble
+)
 
 set(_llm_board_sdkconfig "${LLM_BOARD_DIR}/sdkconfig.board")
 file(STRINGS "${_llm_board_sdkconfig}" _llm_csv_lines
@@ -46,3 +56,7 @@ list(APPEND SDKCONFIG_DEFAULTS "${_llm_fragment}")
 message(STATUS "LLM board ${MICROPY_BOARD}: partition table ${LLM_PARTITION_CSV}")
 
 set(MICROPY_FROZEN_MANIFEST "${LLM_BOARD_DIR}/manifest.py")
+
+# 3. esp-nn: the component in common/llm_espnn declares espressif/esp-nn 1.2.3
+#    in its idf_component.yml, for ESP-IDF's component manager to fetch.
+list(APPEND EXTRA_COMPONENT_DIRS "${LLM_BOARD_DIR}/../common/llm_espnn")

@@ -1,0 +1,275 @@
+// The Model type (the forward pass of transformer.c over weights in any
+// buffer), and the functions that size and run it: memory(), threads().
+#include <string.h>
+#include "fileformat.h"
+#include "py/runtime.h"
+#include "modllm.h"
+#include "parallel.h"
+#include "py/objarray.h"
+#include "sampler.h"
+#include "transformer.h"
+
+typedef struct {
+    mp_obj_base_t base;
+    llm_held_t weights; // the weight buffer (bytes, bytearray, mapped file, ROMFS)
+    llm_model_t m;
+    int32_t *scratch;   // top-p candidates
+} llm_model_obj_t;
+
+// Parse and check the config tuple: the fields of fileformat.h's
+// LLM_FILE_CONFIG, in its order (dim, hidden_dim, n_layers, n_heads,
+// n_kv_heads, vocab_size, seq_len), which llm_config_t's fields follow.
+static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
+    enum { N_CONFIG = 0 LLM_FILE_CONFIG(LLM_COUNT_ITEM) };
+    // transformer.h's tensor types are the file's.
+    MP_STATIC_ASSERT(LLM_F32 == LLM_FILE_F32 && LLM_Q8 == LLM_FILE_Q8);
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(cfg_in, &n, &items);
+    if (n != N_CONFIG) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("config needs %d ints"), N_CONFIG);
+    }
+    LLM_QSTR_TABLE qstr names[N_CONFIG] = { LLM_FILE_CONFIG(LLM_QSTR_ITEM) };
+    int v[N_CONFIG];
+    for (size_t i = 0; i < N_CONFIG; i++) {
+        v[i] = llm_get_positive(items[i], names[i]);
+        if (v[i] > (1 << 24)) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q is too large"), names[i]);
+        }
+    }
+    const int *field = v;
+    #define LLM_SET_CONFIG(name) c->name = *field++;
+    LLM_FILE_CONFIG(LLM_SET_CONFIG)
+    #undef LLM_SET_CONFIG
+    if (c->dim % c->n_heads != 0 || (c->dim / c->n_heads) % 2 != 0 || c->dim / c->n_heads > LLM_MAX_CACHE_HEAD) {
+        mp_raise_msg_varg(&mp_type_ValueError,
+            MP_ERROR_TEXT("dim must be n_heads times an even head size of at most %d"), LLM_MAX_CACHE_HEAD);
+    }
+    if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("n_heads must be a multiple of n_kv_heads"));
+    }
+    // Every matrix must stay indexable with int.
+    uint64_t big = (uint64_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+    if (big * (uint64_t)(c->hidden_dim > c->vocab_size ? c->hidden_dim : c->vocab_size) > 0x7fffffff
+        || (uint64_t)c->n_layers * c->seq_len * c->dim > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("config dimensions are too large"));
+    }
+}
+
+// The tensor table: ENTRY int32 per tensor; T_<name> is a layer tensor's
+// place among its layer's N_LAYER_TENSORS entries.
+#define LLM_LAYER_TENSOR_ENUM(name) T_##name,
+enum { LLM_FILE_LAYER_TENSORS(LLM_LAYER_TENSOR_ENUM) N_LAYER_TENSORS };
+enum { ENTRY = LLM_FILE_TABLE_ENTRY_SIZE / sizeof(int32_t) };
+
+// Check one tensor of the table against the weight buffer and fill *t.
+// entry = (offset, type, group_size, scales_offset).
+static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_t rows, uint32_t cols,
+    bool float_only, llm_tensor_t *t, qstr name, int layer) {
+    const uint8_t *base = wb->buf;
+    int32_t offset = entry[0], type = entry[1], gs = entry[2], soffset = entry[3];
+    uint64_t count = (uint64_t)rows * cols;
+    const char *problem = NULL;
+    if (offset < 0 || (type != LLM_FILE_F32 && type != LLM_FILE_Q8) || (float_only && type != LLM_FILE_F32)) {
+        problem = "bad offset or type";
+    } else if (type == LLM_FILE_F32) {
+        if (((uintptr_t)(base + offset) & 3) != 0) {
+            problem = "float data not 4-byte aligned";
+        } else if ((uint64_t)offset + count * 4 > wb->len) {
+            problem = "data runs past the end of the weights";
+        }
+        t->scales = NULL;
+        t->group_size = 0;
+    } else {
+        // Rows are padded to a multiple of gs (.llm version 2): gs divides
+        // the row, or is a multiple of 16 at most the row rounded up to 16.
+        const uint32_t simd = LLM_FILE_SIMD_BYTES;
+        uint64_t padded = gs > 0 ? ((uint64_t)cols + (uint32_t)gs - 1) / (uint32_t)gs * (uint32_t)gs : 0;
+        count = (uint64_t)rows * padded;
+        if (gs <= 0 || (cols % (uint32_t)gs != 0
+                        && ((uint32_t)gs % simd != 0 || (uint32_t)gs > (cols + simd - 1) / simd * simd))) {
+            problem = "group size neither divides the row length nor is a multiple of 16 within it";
+        } else if (soffset < 0 || ((uintptr_t)(base + soffset) & 1) != 0) {
+            problem = "scales not 2-byte aligned";
+        } else if ((uint64_t)offset + count > wb->len
+                   || (uint64_t)soffset + count / (uint32_t)gs * 2 > wb->len) {
+            problem = "data runs past the end of the weights";
+        }
+        t->scales = (const uint16_t *)(base + soffset);
+        t->group_size = gs;
+    }
+    if (problem) {
+        if (layer >= 0) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tensor %q of layer %d: %s"), name, layer, problem);
+        }
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tensor %q: %s"), name, problem);
+    }
+    t->data = base + offset;
+    t->type = type;
+}
+
+static const float *get_norm(const mp_buffer_info_t *wb, const int32_t *entry, int dim, qstr name, int layer) {
+    llm_tensor_t t;
+    get_tensor(wb, entry, 1, (uint32_t)dim, true, &t, name, layer);
+    return t.data;
+}
+
+// Model(weights, table, config, ctx, kv_int8)
+// weights: any buffer holding every tensor; table: the .llm file's tensor
+// table (fileformat.h), an int32 buffer of (offset, type, group_size,
+// scales_offset) for the embedding, then per layer rms_att wq wk wv wo
+// rms_ffn w1 w2 w3 (LLM_FILE_LAYER_TENSORS), then rms_final and classifier.
+static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 5, 5, false);
+    llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
+    memset(&self->m, 0, sizeof(self->m));
+    self->scratch = NULL;
+    llm_model_t *m = &self->m;
+    llm_config_t *c = &m->cfg;
+    get_config(args[2], c);
+    mp_int_t ctx = mp_obj_get_int(args[3]);
+    if (ctx <= 0 || ctx > c->seq_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
+    }
+    m->ctx = (int)ctx;
+    m->kv_q8 = mp_obj_is_true(args[4]);
+
+    llm_hold(&self->weights, args[0], MP_QSTR_weights);
+    mp_buffer_info_t wb = { .buf = (void *)self->weights.buf, .len = self->weights.len };
+    size_t table_len;
+    const int32_t *table = (const int32_t *)llm_get_floats(args[1], &table_len, MP_BUFFER_READ, MP_QSTR_table);
+    size_t want = (size_t)LLM_FILE_N_TENSORS(c->n_layers) * ENTRY;
+    if (table_len != want) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("table needs %u int32 for %d layers"),
+            (unsigned)want, c->n_layers);
+    }
+
+    uint32_t dim = (uint32_t)c->dim, hidden = (uint32_t)c->hidden_dim;
+    uint32_t kvd = dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads;
+    const int32_t *e = table;  // the next entry
+    get_tensor(&wb, e, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
+    e += ENTRY;
+    m->layers = llm_new_array((size_t)c->n_layers, sizeof(llm_layer_t));
+    LLM_QSTR_TABLE qstr nm[N_LAYER_TENSORS] = { LLM_FILE_LAYER_TENSORS(LLM_QSTR_ITEM) };
+    for (int l = 0; l < c->n_layers; l++, e += N_LAYER_TENSORS * ENTRY) {
+        llm_layer_t *w = &m->layers[l];
+        w->rms_att = get_norm(&wb, e + ENTRY * T_rms_att, c->dim, nm[T_rms_att], l);
+        get_tensor(&wb, e + ENTRY * T_wq, dim, dim, false, &w->wq, nm[T_wq], l);
+        get_tensor(&wb, e + ENTRY * T_wk, kvd, dim, false, &w->wk, nm[T_wk], l);
+        get_tensor(&wb, e + ENTRY * T_wv, kvd, dim, false, &w->wv, nm[T_wv], l);
+        get_tensor(&wb, e + ENTRY * T_wo, dim, dim, false, &w->wo, nm[T_wo], l);
+        w->rms_ffn = get_norm(&wb, e + ENTRY * T_rms_ffn, c->dim, nm[T_rms_ffn], l);
+        get_tensor(&wb, e + ENTRY * T_w1, hidden, dim, false, &w->w1, nm[T_w1], l);
+        get_tensor(&wb, e + ENTRY * T_w2, dim, hidden, false, &w->w2, nm[T_w2], l);
+        get_tensor(&wb, e + ENTRY * T_w3, hidden, dim, false, &w->w3, nm[T_w3], l);
+    }
+    m->rms_final = get_norm(&wb, e, c->dim, MP_QSTR_rms_final, -1);
+    get_tensor(&wb, e + ENTRY, (uint32_t)c->vocab_size, dim, false, &m->classifier, MP_QSTR_classifier, -1);
+
+    // Allocation last, after every check: a bad file costs no memory.
+    uint64_t state_bytes = llm_state_bytes(c, m->ctx), kv_bytes = llm_kv_bytes(c, m->ctx, m->kv_q8);
+    if (state_bytes + kv_bytes > SIZE_MAX / 2) {
+        mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("the KV cache and activations exceed the address space"));
+    }
+    void *state = m_malloc((size_t)state_bytes);
+    void *kv = m_malloc((size_t)kv_bytes);
+    self->scratch = llm_new_array((size_t)c->vocab_size, sizeof(int32_t));
+    llm_model_bind_state(m, state, kv);
+    memset(kv, 0, (size_t)kv_bytes);
+    return MP_OBJ_FROM_PTR(self);
+}
+
+// forward(token, pos): logits for token at position pos.
+static mp_obj_t llm_model_forward(mp_obj_t self_in, mp_obj_t token_in, mp_obj_t pos_in) {
+    llm_model_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    int token = llm_check_range(token_in, self->m.cfg.vocab_size, MP_QSTR_token);
+    int pos = llm_check_range(pos_in, self->m.ctx, MP_QSTR_pos);
+    llm_held_check(&self->weights, MP_QSTR_weights);
+    llm_forward(&self->m, token, pos);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(llm_model_forward_obj, llm_model_forward);
+
+// sample(temperature, top_p, rng): next token from the current logits
+// (which sampling overwrites, as llama2.c does).
+static mp_obj_t llm_model_sample(size_t n_args, const mp_obj_t *args) {
+    llm_model_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    float topp;
+    float t = llm_get_temperature_topp(args[1], args[2], &topp);
+    uint64_t *state = llm_get_rng(args[3]);
+    return MP_OBJ_NEW_SMALL_INT(llm_sample(self->m.logits, self->m.cfg.vocab_size, t, topp, state, self->scratch));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_model_sample_obj, 4, 4, llm_model_sample);
+
+// logits(): a float memoryview of the logits of the last forward().
+static mp_obj_t llm_model_logits(mp_obj_t self_in) {
+    llm_model_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return mp_obj_new_memoryview('f' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, self->m.cfg.vocab_size, self->m.logits);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(llm_model_logits_obj, llm_model_logits);
+
+// The type: constant in firmware, built at import in a native module.
+#define LLM_MODEL_METHODS(X) \
+    X(MP_QSTR_forward, llm_model_forward_obj) \
+    X(MP_QSTR_sample, llm_model_sample_obj) \
+    X(MP_QSTR_logits, llm_model_logits_obj)
+
+LLM_DEFINE_LOCALS(llm_model_locals_dict, LLM_MODEL_METHODS)
+
+#if MICROPY_ENABLE_DYNRUNTIME
+mp_obj_full_type_t llm_model_type;
+void llm_model_type_init(void) {
+    llm_model_locals_dict_fill();
+    llm_natmod_type_init(&llm_model_type, MP_QSTR_Model);
+    MP_OBJ_TYPE_SET_SLOT(&llm_model_type, make_new, llm_model_make_new, 0);
+    MP_OBJ_TYPE_SET_SLOT(&llm_model_type, locals_dict, (void *)&llm_model_locals_dict, 1);
+}
+#else
+MP_DEFINE_CONST_OBJ_TYPE(
+    llm_model_type,
+    MP_QSTR_Model,
+    MP_TYPE_FLAG_NONE,
+    make_new, llm_model_make_new,
+    locals_dict, &llm_model_locals_dict
+    );
+#endif
+
+// A byte count as an int; past what mp_uint_t holds (a 32-bit MCU asked about
+// a model of gigabytes), as a float, which is still a fine "too big".
+static mp_obj_t new_size(uint64_t bytes) {
+    if (bytes <= (uint64_t)(mp_uint_t)-1) {
+        return mp_obj_new_int_from_uint((mp_uint_t)bytes);
+    }
+    return mp_obj_new_float((mp_float_t)bytes);
+}
+
+// memory(config, ctx, kv_int8): (activation bytes, KV cache bytes) a Model
+// allocates on the heap.
+static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) {
+    llm_config_t c;
+    get_config(cfg_in, &c);
+    int ctx = llm_get_positive(ctx_in, MP_QSTR_ctx);
+    if (ctx > c.seq_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
+    }
+    mp_obj_t sizes[2] = {
+        new_size(llm_state_bytes(&c, ctx) + (uint64_t)c.vocab_size * 4),
+        new_size(llm_kv_bytes(&c, ctx, mp_obj_is_true(kv_in))),
+    };
+    return mp_obj_new_tuple(2, sizes);
+}
+MP_DEFINE_CONST_FUN_OBJ_3(llm_memory_obj, llm_memory_fn);
+
+// threads([n]): the number of cores the kernels use (1 or 2); with n, ask for
+// n and return what is in effect (1 where there is no second core).
+static mp_obj_t llm_threads_fn(size_t n_args, const mp_obj_t *args) {
+    if (n_args > 0) {
+        mp_int_t n = mp_obj_get_int(args[0]);
+        if (n < 1 || n > 2) {
+            mp_raise_ValueError(MP_ERROR_TEXT("threads must be 1 or 2"));
+        }
+        return MP_OBJ_NEW_SMALL_INT(llm_parallel_set_threads((int)n));
+    }
+    return MP_OBJ_NEW_SMALL_INT(llm_parallel_threads());
+}
+MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_threads_obj, 0, 1, llm_threads_fn);
