@@ -26,6 +26,8 @@ dicts below are the assumptions; replace them with measured ones
 """
 import argparse
 import json
+import os
+import re
 import sys
 
 CLOCK_MHZ = 240.0
@@ -80,7 +82,15 @@ SCENARIOS = [
 # call costs on FreeRTOS: xSemaphoreGive to wake the worker pinned to core 0,
 # its wake-up on the other core, and the give/take back (two cross-core task
 # wake-ups of about 5 us each at 240 MHz).  An assumption.
-MIN_WORK = 64 * 1024
+def _esp32_min_work():
+    """The ESP_PLATFORM split threshold, as usermod/llm/parallel.c defines it."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "usermod", "llm", "parallel.c")
+    with open(path) as f:
+        m = re.search(r"#if defined\(ESP_PLATFORM\)\s*#define LLM_PARALLEL_MIN_WORK \((\d+) \* (\d+)L\)", f.read())
+    return int(m.group(1)) * int(m.group(2))
+
+
+MIN_WORK = _esp32_min_work()
 HANDOFF_US = 10.0
 
 # Reference points: tok/s measured on real ESP32-S3 boards by other projects.

@@ -85,6 +85,22 @@ def int8_model(tmp_path_factory, stories260k_path, tok512_path):
     return path
 
 
+
+@pytest.fixture(scope="session")
+def s260(stories260k_path, tok512_path):
+    return stories260k_path, tok512_path
+
+
+@pytest.fixture(scope="session")
+def llm_files(tmp_path_factory, s260):
+    """stories260K as an fp32 and an int8 .llm file, made once."""
+    from host import convert
+    d = tmp_path_factory.mktemp("llm")
+    f32, i8 = str(d / "s260_f32.llm"), str(d / "s260_int8.llm")
+    convert.convert(s260[0], s260[1], f32, "f32")
+    convert.convert(s260[0], s260[1], i8, "int8")
+    return f32, i8
+
 @pytest.fixture(scope="module")
 def libm_reference():
     """host.reference, whose sinf/cosf call the C library as llama2.c does."""

@@ -103,6 +103,12 @@ def run(code_or_args, heapsize=None, input=None, timeout=DEFAULT_TIMEOUT, cwd=No
                           stderr=subprocess.PIPE, timeout=timeout, cwd=cwd or ROOT, env=env)
 
 
+
+def cli(*args, heapsize=None, timeout=DEFAULT_TIMEOUT):
+    """The command line, `micropython -m llm ARGS...`; the firmware's own default heap
+    unless heapsize is given."""
+    return run(["-m", "llm"] + [str(a) for a in args], heapsize=heapsize, timeout=timeout)
+
 def _dec(v):
     if isinstance(v, dict):
         if set(v) == {"__b__"}:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import mpy
+from mpy import cli
 from devicetools import firmware_on_pty, read_until, type_line
 from host import llama2
 from repo import REPO
@@ -56,9 +57,6 @@ def model(request, tmp_path_factory, R, tok32k_path):
     os.remove(path)  # hundreds of MB each
 
 
-def cli(*args):
-    # No -X heapsize: the firmware's own default heap.
-    return mpy.run(["-m", "llm"] + [str(a) for a in args])
 
 
 def test_fp32_default_flags_match_llama2c(R, model, tok32k_path):

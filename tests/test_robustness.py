@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 
 import mpy
+from mpy import cli
 from host import convert, llama2, modelfile
 
 
-def cli(*args, timeout=120):
-    return mpy.run(["-m", "llm"] + [str(a) for a in args], timeout=timeout)
 
 
 def assert_no_crash(r):

@@ -77,8 +77,8 @@ def test_split_follows_parallel_c():
     e = entry(1e6, 1e3, matmul=6e5, attention=2e5)
     # stories260K's largest matmul is the 512x64 classifier (32K multiply-adds):
     # nothing reaches 64K, and attention needs pos >= 511.
-    assert s3model.split_fraction(e) == (0.0, 0)
-    r = s3model.estimate(e, SMALL)
+    assert s3model.split_fraction(e, min_work=64 * 1024) == (0.0, 0)
+    r = s3model.estimate(e, SMALL, min_work=64 * 1024)
     assert r["tok_s_estimate"][1] == r["tok_s_estimate"][0]
     # Everything split: seven matmuls per layer, the classifier, every layer's attention.
     share, calls = s3model.split_fraction(e, min_work=1)
@@ -93,7 +93,7 @@ def test_split_follows_parallel_c():
 def test_split_threshold_counts_multiply_adds():
     big = dict(CFG, dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6)
     e = entry(1e6, 1e3, cfg=big, matmul=1e6)
-    share, calls = s3model.split_fraction(e)
+    share, calls = s3model.split_fraction(e, min_work=64 * 1024)
     # 288x288 = 82,944 >= 65,536: every matmul of a layer splits; the 512x288 classifier too.
     # Attention: 6 heads * (pos + 1) * 48 * 2 >= 65,536 from pos 113 on, which
     # is every position of 64..255 but 64..112.
