@@ -26,6 +26,10 @@ SHAPE15M = """
 from host import llama2, modelfile
 cfg = dict(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=512, seq_len=256)
 cfg, w = llama2.random_weights(cfg, seed=1)
+# BOS's classifier row (shared with its embedding) as zeros: its logit is 0, below the
+# largest of 511 random logits, so greedy never ends the story early and every step
+# of a long run is a token.
+w["token_embedding_table"][1] = 0
 modelfile.write(%(out)r, cfg, w, open(%(tok)r, 'rb').read(), dtype='int8')
 """
 KERNEL_ENTRIES = ("llm_forward", "llm_sample", "llm_tok_decode")

@@ -46,9 +46,11 @@ SCRIPT = """
 import sys, llm
 m = llm.load('/rom/m.llm', kv=%(kv)r)
 out = getattr(sys.stdout, 'buffer', sys.stdout)
+n = 0
 for piece in m.pieces(%(prompt)r, %(steps)d, 0.0):
-    out.write(piece)
-out.write(b'\\n')
+    out.write(piece.replace(b'\\x04', b'?'))  # 0x04 would end mpremote's raw REPL output
+    n += 1
+out.write(b'\\nTOKENS=%%d\\n' %% n)
 """
 
 # Object files whose code counts as "the kernels" (see the module's doc).
@@ -173,7 +175,14 @@ def marginal(a, b, steps):
 
 def measure(elf, sections, syms, mixer, romfs, kv, steps, qemu):
     short, long_ = steps
-    profs = [Profile(run_once(elf, romfs, kv, n, qemu)[0], sections, syms, mixer) for n in (short, long_)]
+    runs = [run_once(elf, romfs, kv, n, qemu) for n in (short, long_)]
+    profs = [Profile(log, sections, syms, mixer) for log, _ in runs]
+    # Both runs must generate every step: a story that ends early (the model
+    # gave BOS) would make the difference count fewer tokens than it divides by.
+    counts = [int(re.search(rb"TOKENS=(\d+)", out).group(1)) for _, out in runs]
+    if counts[1] - counts[0] != long_ - short:
+        raise RuntimeError("generation ended early (%d and %d tokens for %d and %d steps): the figure "
+                           "would not be per token" % (counts[0], counts[1], short, long_))
     span = long_ - short
     per_token = (profs[1].total - profs[0].total) / span
     objs = marginal(profs[0].objects, profs[1].objects, span)
@@ -269,7 +278,8 @@ def run_all(elf, models, qemu, only=None):
         files = make_models(models, tmp)
         imgs = {k: romfs_image(v, tmp, k) for k, v in files.items()}
         plan = [("stories260K", "f32", imgs["f32"], "f32"), ("stories260K", "int8", imgs["int8"], "f32"),
-                ("stories260K", "int8_kv8", imgs["int8"], "int8"), ("stories15M_shape", "int8", imgs["15M"], "f32")]
+                ("stories260K", "int8_kv8", imgs["int8"], "int8"), ("stories15M_shape", "int8", imgs["15M"], "f32"),
+                ("stories15M_shape", "int8_kv8", imgs["15M"], "int8")]
         result = {}
         for model, cfg, img, kv in plan:
             if only and model + "/" + cfg not in only:

@@ -220,7 +220,7 @@ def print_table(rows, out=sys.stdout):
               % (SEED_TOKS, FORKS_TOKS))
 
 
-# Targets of issues #9 and #12: (model, config, what, bound, label).
+# The project's S3 speed targets: (model, config, what, bound, label).
 # what: "instr" (measured instructions per token, at most bound) or
 # ("tok_s", board, weights in, cores) (estimate, at least bound).
 TARGETS = [
@@ -276,7 +276,7 @@ def markdown(bench, rows, kw):
                 model, "int8" if cfg.startswith("int8") else "f32", e.get("kv_cache", "f32"), e["steps"][0],
                 e["steps"][1], e["instr_per_token"] / 1e6, 100 * e["kernel_share"],
                 e.get("interpreter_instr_per_token", e["instr_per_token"] * (1 - e["kernel_share"])) / 1e6))
-    lines += ["", "### Targets (issues #9 and #12)", "", "| target | goal | figure | |", "|---|---|---|---|"]
+    lines += ["", "### Targets", "", "| target | goal | figure | |", "|---|---|---|---|"]
     for label, goal, figure, met in targets(bench, rows):
         lines.append("| %s | %s | %s | %s |" % (label, goal, figure, "met" if met else "**missed**"))
     lines += ["", "Where they go (per token, the largest functions):", ""]

@@ -7,6 +7,10 @@ model bit for bit: scores, exponentials and outputs, whichever of the SIMD or
 portable paths computed them.  A second test bounds the distance to float64
 attention over the same dequantised keys and values, with a bound computed
 from what the kernel rounds (int16 weights, the exponential's 2 ulp).
+
+The s3-marked tests run the S3's SIMD attention (its own int8 cache layout)
+and its fp32-cache attention on the emulated core (boards/s3sim) and compare
+every position's logits with the host firmware's, bit for bit.
 """
 import json
 
@@ -367,9 +371,7 @@ def s3_int8_romfs(tmp_path_factory, models_dir):
     import os
     from repo import REPO, make_ok
     from host import convert, romfs
-    if not os.path.isfile(os.path.join(REPO, "deps", "s3-tools", ".unpacked")):
-        pytest.skip("S3 test tools missing (make s3-tools)")
-    make_ok("s3-firmware", timeout=1800)
+    make_ok("s3-firmware", timeout=1800)  # unpacks the S3 tools first when they are missing
     d = tmp_path_factory.mktemp("s3-att")
     model = str(d / "s260_int8.llm")
     convert.convert(os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin"),

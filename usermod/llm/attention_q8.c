@@ -3,6 +3,14 @@
 #include "attention_q8.h"
 #include "kernels.h"
 #include "transformer.h"  // LLM_MAX_CACHE_HEAD
+#if LLM_ATT_Q8_PIE
+// llm_div_s3, the S3's division inline; the header's other kernels are
+// kernels.c's, unused here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "kernels_xtensa.h"
+#pragma GCC diagnostic pop
+#endif
 
 // A float's bits and back.  ESP32-S3: register to register (GCC goes
 // through the stack for memcpy).
@@ -88,11 +96,24 @@ void llm_exp_fast(float *x, int n) {
 }
 
 void llm_swiglu_fast(float *hb, const float *hb2, int n) {
+    #if LLM_ATT_Q8_PIE
+    // The same operations: the division inline (kernels_xtensa.h: the FPU's
+    // sequence that libgcc's __divsf3 runs, so the same bits), so that the
+    // constants stay in registers instead of being reloaded around a call.
+    float one = opaque_f(1.0f), cap = opaque_f(88.0f);
+    uint32_t bias = opaque_u(127u - 0x4b400000u);
+    for (int i = 0; i < n; i++) {
+        float val = hb[i], x = -val;
+        val *= llm_div_s3(one, one + exp_fast_k(x > cap ? cap : x, one, bias));
+        hb[i] = val * hb2[i];
+    }
+    #else
     for (int i = 0; i < n; i++) {
         float val = hb[i];
         val *= 1.0f / (1.0f + exp_fast(-val));
         hb[i] = val * hb2[i];
     }
+    #endif
 }
 
 void llm_quantize_q8_fast(int8_t *xq, float *xs, const float *x, int n, int gs) {

@@ -11,7 +11,9 @@
 
 #include <stdint.h>
 
-// The ESP32-S3's SIMD (PIE) path of llm_attention_q8i and its cache layout.
+// The ESP32-S3's SIMD (PIE) path of llm_attention_q8_cache and its cache
+// layout (the emulated core's subset: ee.zero.accx, ee.vld.128.ip,
+// ee.vmulas.s8.accx, rur.accx_0).
 #if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
 #define LLM_ATT_Q8_PIE (1)
 #else
@@ -26,8 +28,10 @@
 //   reads whole 16-byte chunks: a position starts at byte 0 or 8 of one);
 //   values transposed with rows of ctx rounded up to 16 positions,
 //   v[i * vstride + t].  Blocks are multiples of 16 bytes, so a 16-byte
-//   aligned cache gives aligned rows.
-// Both give the same codes and the same results, bit for bit.
+//   aligned cache (the GC heap's blocks are) gives aligned rows; an
+//   unaligned one is read without the SIMD.
+// Both hold the same codes and give the same results, bit for bit
+// (tests/test_attention_q8.py, tests/test_s3_kernels.py).
 static inline int llm_kv_q8_kstride(int head_size) {
     return LLM_ATT_Q8_PIE ? (head_size + 7) & ~7 : head_size;
 }
@@ -73,8 +77,8 @@ void llm_swiglu_fast(float *hb, const float *hb2, int n);
 // Each score is an integer dot product times qs * ks[t] / sqrt(head_size).
 // The softmax uses llm_exp_fast; its weights times vs[t] are quantised to
 // int16 codes per block of LLM_ATT_Q8_BLOCK positions (scale: the block's
-// largest vs / LLM_ATT_Q8_WMAX), so each output is an integer dot product over the
-// block's positions, scaled into float.  Each head's att needs ctx floats
+// largest vs / LLM_ATT_Q8_WMAX), so each output is an integer dot product
+// over the block's positions, scaled into float.  Each head's att needs ctx floats
 // (SIMD may write scores past pos) and is left holding e**(score - max
 // score) for positions 0..pos.  head_size <= 256.  Every head's result is
 // the same as if it were computed alone (nq = 1).
@@ -90,7 +94,9 @@ void llm_attention_q8_cache(float *out, float *att, int att_stride, const int8_t
 // One head of attention over an fp32 KV cache as the transformer keeps it
 // (keys transposed, k[i * ctx + t]; values by position, v[t * head_size + i])
 // with llm_exp_fast in the softmax: for int8 weights with an fp32 KV cache,
-// which are not llama2.c's arithmetic anyway.  Scores as llm_attention_f32;
+// which are not llama2.c's arithmetic anyway.  Scores as llm_attention_f32
+// but multiplied by 1 / sqrt(head_size) rather than divided by the root
+// (IEEE operations in a fixed order: every target gives the same bits);
 // att needs pos + 1 floats.
 void llm_attention_f32_fast(float *out, float *att, const float *q, const float *k, const float *v,
     int ctx, int pos, int head_size);
