@@ -396,33 +396,10 @@ SHAPES = [(12, 48, 4, 2), (24, 96, 4, 2), (48, 96, 2, 1)]
 
 
 def run_on_s3(elf, img, script, timeout=900):
-    import os, subprocess, sys, tempfile, time
-    from host import emulator
-    with tempfile.TemporaryDirectory() as tmp:
-        log, path = os.path.join(tmp, "qemu.log"), os.path.join(tmp, "script.py")
-        with open(path, "w") as f:
-            f.write(script)
-        with open(log, "wb") as logf:
-            proc = subprocess.Popen(emulator.qemu_command(elf, img, s3=True), stdin=subprocess.DEVNULL,
-                                    stdout=logf, stderr=subprocess.STDOUT)
-        try:
-            deadline, pty = time.monotonic() + 20, None
-            while pty is None:
-                with open(log, "rb") as f:
-                    m = emulator.PTY_RE.search(f.read())
-                if m:
-                    pty = m.group(1).decode()
-                else:
-                    assert proc.poll() is None and time.monotonic() < deadline, "qemu did not start"
-                    time.sleep(0.05)
-            r = subprocess.run([sys.executable, "-m", "mpremote", "connect", pty, "run", path],
-                               capture_output=True, timeout=timeout)
-            out = r.stdout.decode(errors="replace")
-            assert r.returncode == 0 and "Traceback" not in out, out + r.stderr.decode(errors="replace")
-        finally:
-            proc.terminate()
-            proc.wait(30)
-    return json.loads(out.strip().splitlines()[-1])
+    """The JSON line a script prints last, run on a fresh emulated S3 core."""
+    from host import bench_s3
+    out, _ = bench_s3.run_script(elf, img, script, timeout=timeout)
+    return json.loads(out.decode().strip().splitlines()[-1])
 
 
 @pytest.mark.s3

@@ -15,18 +15,14 @@ translated block (the pcprof plugin of tests/s3kernels):
 """
 import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
 
 import pytest
 
-from host import convert, emulator, firmware as host_firmware, modelfile, romfs, s3prof
+from repo import REPO, make_ok
+from host import bench_s3, convert, firmware as host_firmware, modelfile, romfs, s3prof
 
 pytestmark = pytest.mark.s3
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The default s3sim build, as tests/test_s3.py's; $S3SIM_BUILD names another.
 S3SIM_BUILD = os.path.abspath(os.environ.get("S3SIM_BUILD") or os.path.join(REPO, "build", "s3sim"))
 ELF = os.path.join(S3SIM_BUILD, "firmware.elf")
@@ -37,17 +33,10 @@ KERNELS_ELF = os.path.join(KERNELS_BUILD, "firmware.elf")
 DOT = "esp_nn_dot_s8_aligned_esp32s3"
 
 
-def make(*args, timeout=1800):
-    r = subprocess.run(["make", "--no-print-directory"] + list(args), cwd=REPO, capture_output=True, text=True,
-                       timeout=timeout)
-    assert r.returncode == 0, "make %s failed:\n%s\n%s" % (" ".join(args), r.stdout[-3000:], r.stderr[-3000:])
-    return r
-
-
 def build(build_dir, *extra):
     """An s3sim firmware and the pcprof plugin; the ELF's symbols."""
-    make("s3-firmware", "S3SIM_BUILD=" + build_dir, *extra)
-    make(os.path.relpath(s3prof.PCPROF, REPO))  # the pcprof plugin (tests/s3kernels/s3kernels.mk)
+    make_ok("s3-firmware", "S3SIM_BUILD=" + build_dir, *extra, timeout=1800)
+    make_ok(os.path.relpath(s3prof.PCPROF, REPO))  # the pcprof plugin (tests/s3kernels/s3kernels.mk)
     assert os.path.isfile(s3prof.PCPROF)
     syms = s3prof.symbols(os.path.join(build_dir, "firmware.elf"))
     names = {n for _, n in syms}
@@ -68,35 +57,8 @@ def kernels_built():
 
 def run_s3(script, romfs_img=None, timeout=900, elf=ELF):
     """(console output, pcprof log) of script on a fresh emulated S3 core."""
-    with tempfile.TemporaryDirectory() as tmp:
-        log, prof, path = (os.path.join(tmp, n) for n in ("qemu.log", "prof.log", "script.py"))
-        with open(path, "w") as f:
-            f.write(script)
-        cmd = emulator.qemu_command(elf, romfs_img, s3=True) + s3prof.plugin_args(prof)
-        with open(log, "wb") as logf:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 20
-            pty = None
-            while pty is None:
-                with open(log, "rb") as f:
-                    m = emulator.PTY_RE.search(f.read())
-                if m:
-                    pty = m.group(1).decode()
-                else:
-                    assert proc.poll() is None and time.monotonic() < deadline, "qemu did not start"
-                    time.sleep(0.05)
-            r = subprocess.run([sys.executable, "-m", "mpremote", "connect", pty, "run", path],
-                               capture_output=True, timeout=timeout)
-            out = r.stdout.decode(errors="replace")
-            assert r.returncode == 0 and "Traceback" not in out, out + r.stderr.decode(errors="replace")
-        finally:
-            proc.terminate()
-            proc.wait(30)
-        with open(prof) as f:
-            text = f.read()
-        assert "total " in text, "the pcprof plugin wrote no totals"
-        return out, text
+    out, text = bench_s3.run_script(elf, romfs_img, script, timeout=timeout)
+    return out.decode(errors="replace"), text
 
 
 def calls(log_text, syms, name):

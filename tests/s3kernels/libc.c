@@ -36,16 +36,6 @@ void *memset(void *d, int c, size_t n) {
     return d;
 }
 
-int memcmp(const void *a, const void *b, size_t n) {
-    const unsigned char *p = a, *q = b;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != q[i]) {
-            return p[i] < q[i] ? -1 : 1;
-        }
-    }
-    return 0;
-}
-
 size_t strlen(const char *s) {
     size_t n = 0;
     while (s[n]) {
@@ -54,12 +44,4 @@ size_t strlen(const char *s) {
     return n;
 }
 
-void *memchr(const void *s, int c, size_t n) {
-    const unsigned char *p = s;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == (unsigned char)c) {
-            return (void *)(p + i);
-        }
-    }
-    return NULL;
-}
+#include "../../usermod/natmod/libc_loops.c"

@@ -17,25 +17,7 @@ void *memset(void *s, int c, size_t n) {
     return mp_fun_table.memset_(s, c, n);
 }
 
-int memcmp(const void *a, const void *b, size_t n) {
-    const unsigned char *p = a, *q = b;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != q[i]) {
-            return p[i] < q[i] ? -1 : 1;
-        }
-    }
-    return 0;
-}
-
-void *memchr(const void *s, int c, size_t n) {
-    const unsigned char *p = s;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == (unsigned char)c) {
-            return (void *)(p + i);
-        }
-    }
-    return NULL;
-}
+#include "libc_loops.c"
 
 // gcc merges sinf(x) and cosf(x) of the same x into one sincosf call.
 float sinf(float x);
