@@ -31,76 +31,7 @@ _vectors:
     /* Window overflow/underflow for call4, call8, call12: each saves or
      * restores the base save area (a0-a3 below the callee's sp) and, for
      * call8/12, the extra registers in the caller's frame. */
-    .org 0x000
-_ov4:
-    s32e  a0, a5, -16
-    s32e  a1, a5, -12
-    s32e  a2, a5, -8
-    s32e  a3, a5, -4
-    rfwo
-    .org 0x040
-_un4:
-    l32e  a0, a5, -16
-    l32e  a1, a5, -12
-    l32e  a2, a5, -8
-    l32e  a3, a5, -4
-    rfwu
-    .org 0x080
-_ov8:
-    s32e  a0, a9, -16
-    l32e  a0, a1, -12
-    s32e  a1, a9, -12
-    s32e  a2, a9, -8
-    s32e  a3, a9, -4
-    s32e  a4, a0, -32
-    s32e  a5, a0, -28
-    s32e  a6, a0, -24
-    s32e  a7, a0, -20
-    rfwo
-    .org 0x0C0
-_un8:
-    l32e  a1, a9, -12
-    l32e  a0, a9, -16
-    l32e  a7, a1, -12
-    l32e  a2, a9, -8
-    l32e  a4, a7, -32
-    l32e  a3, a9, -4
-    l32e  a5, a7, -28
-    l32e  a6, a7, -24
-    l32e  a7, a7, -20
-    rfwu
-    .org 0x100
-_ov12:
-    s32e  a0, a13, -16
-    l32e  a0, a1, -12
-    s32e  a1, a13, -12
-    s32e  a2, a13, -8
-    s32e  a3, a13, -4
-    s32e  a4, a0, -48
-    s32e  a5, a0, -44
-    s32e  a6, a0, -40
-    s32e  a7, a0, -36
-    s32e  a8, a0, -32
-    s32e  a9, a0, -28
-    s32e  a10, a0, -24
-    s32e  a11, a0, -20
-    rfwo
-    .org 0x140
-_un12:
-    l32e  a1, a13, -12
-    l32e  a0, a13, -16
-    l32e  a11, a1, -12
-    l32e  a2, a13, -8
-    l32e  a4, a11, -48
-    l32e  a8, a11, -32
-    l32e  a3, a13, -4
-    l32e  a5, a11, -44
-    l32e  a6, a11, -40
-    l32e  a7, a11, -36
-    l32e  a9, a11, -28
-    l32e  a10, a11, -24
-    l32e  a11, a11, -20
-    rfwu
+#include "../../boards/s3sim/window_vectors.S"
     .org 0x300              /* kernel exception */
     j     _fatal
     .org 0x340              /* user exception */

@@ -11,7 +11,7 @@ S3K_LLM_SRC := $(addprefix usermod/llm/,kernels.c attention_q8.c sampler.c trans
 S3K_LIBM_SRC := $(addprefix $(MICROPY_DIR)/lib/libm/,math.c sf_sin.c sf_cos.c kf_sin.c kf_cos.c \
 	ef_rem_pio2.c kf_rem_pio2.c ef_sqrt.c)
 S3K_DEPS := $(S3K_LLM_SRC) $(wildcard usermod/llm/*.h) $(S3K_DIR)/harness.c $(S3K_DIR)/sincos.c \
-	$(S3K_DIR)/libc.c usermod/natmod/libc_loops.c $(S3K_DIR)/crt0.S $(S3K_DIR)/sim.ld $(S3K_DIR)/s3kernels.mk
+	$(S3K_DIR)/libc.c usermod/natmod/libc_loops.c $(S3K_DIR)/crt0.S boards/s3sim/window_vectors.S $(S3K_DIR)/sim.ld $(S3K_DIR)/s3kernels.mk
 # The module's flags for ESP-IDF builds (usermod/llm/micropython.cmake): -O2,
 # no contraction.  One core: the harness has no second thread.
 S3K_MOD_FLAGS := -O2 -ffp-contract=off -DLLM_NO_THREADS -DLLM_XTENSA_LX7 -Iusermod/llm -Wall -Wno-unused-function
