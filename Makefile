@@ -61,7 +61,7 @@ help:
 	@echo "make emulator                   start the emulated MCU (qemu, Cortex-M3) and print its PORT"
 	@echo "make emulator-stop              stop it"
 	@echo "make natmod ARCH=x64|armv7m|xtensawin   _llm as a native .mpy for stock MicroPython (build/natmod/ARCH)"
-	@echo "make natmod-all                 x64 and armv7m"
+	@echo "make natmod-all                 x64, armv7m and xtensawin"
 	@echo "make stock-unix / stock-qemu    MicroPython without our module, to test the .mpy"
 	@echo "make typecheck       mypy over app/ with MicroPython's stubs and usermod/llm/_llm.pyi"
 	@echo "make stubs           regenerate stubs/llm (the llm package's public API) from app/"

@@ -4,7 +4,7 @@
 # the rule for $(MICROPY_DIR)/py/mpconfig.h.  See usermod/natmod/README.md.
 #
 #   make natmod [ARCH=x64|armv7m|xtensawin]   build/natmod/<ARCH>/_llm.mpy (default x64)
-#   make natmod-all                            x64 and armv7m
+#   make natmod-all                            x64, armv7m and xtensawin
 #   make stock-unix                            build/unix-stock/micropython: unix port, no _llm, nothing frozen
 #   make stock-qemu                            build/qemu-stock/firmware.elf: boards/qemu, no _llm, nothing frozen
 #
@@ -51,6 +51,7 @@ natmod: $(MICROPY_DIR)/py/mpconfig.h $(NATMOD_TOOLS)
 natmod-all: $(MICROPY_DIR)/py/mpconfig.h
 	$(call natmod_build,x64)
 	$(call natmod_build,armv7m)
+	$(MAKE) natmod ARCH=xtensawin
 
 # MicroPython's unix port as it comes: no user C modules, nothing frozen.
 stock-unix: $(MICROPY_DIR)/py/mpconfig.h
