@@ -75,7 +75,9 @@ void llm_swiglu_fast(float *hb, const float *hb2, int n);
 // att + h * att_stride.  Codes are in [-127, 127].
 //
 // Each score is an integer dot product times qs * ks[t] / sqrt(head_size).
-// The softmax uses llm_exp_fast; its weights times vs[t] are quantised to
+// The softmax uses a cheaper exponential than llm_exp_fast (attention_q8.c's
+// exp2_soft_k: a cubic for 2**f, within 1.1e-4 relative of e**x,
+// tests/test_attention_q8.py); its weights times vs[t] are quantised to
 // int16 codes per block of LLM_ATT_Q8_BLOCK positions (scale: the block's
 // largest vs / LLM_ATT_Q8_WMAX), so each output is an integer dot product
 // over the block's positions, scaled into float.  Each head's att needs ctx floats
@@ -93,10 +95,11 @@ void llm_attention_q8_cache(float *out, float *att, int att_stride, const int8_t
 
 // One head of attention over an fp32 KV cache as the transformer keeps it
 // (keys transposed, k[i * ctx + t]; values by position, v[t * head_size + i])
-// with llm_exp_fast in the softmax: for int8 weights with an fp32 KV cache,
-// which are not llama2.c's arithmetic anyway.  Scores as llm_attention_f32
-// but multiplied by 1 / sqrt(head_size) rather than divided by the root
-// (IEEE operations in a fixed order: every target gives the same bits);
+// with llm_attention_q8i's exponential in the softmax: for int8 weights with
+// an fp32 KV cache, which are not llama2.c's arithmetic anyway.  Scores as
+// llm_attention_f32 but multiplied by log2(e) / sqrt(head_size) rather than
+// divided by the root (IEEE operations in a fixed order: every target gives
+// the same bits);
 // att needs pos + 1 floats.
 void llm_attention_f32_fast(float *out, float *att, const float *q, const float *k, const float *v,
     int ctx, int pos, int head_size);
