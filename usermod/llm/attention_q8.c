@@ -12,19 +12,11 @@
 #pragma GCC diagnostic pop
 #endif
 
-// A float's bits and back.  ESP32-S3: register to register (GCC goes
-// through the stack for memcpy).
+// A float's bits and back: on the S3 register to register (kernels_xtensa.h;
+// GCC goes through the stack for memcpy).
 #if LLM_ATT_Q8_PIE
-static inline uint32_t f2bits(float f) {
-    uint32_t u;
-    __asm__ ("rfr %0, %1" : "=r" (u) : "f" (f));
-    return u;
-}
-static inline float bits2f(uint32_t u) {
-    float f;
-    __asm__ ("wfr %0, %1" : "=f" (f) : "r" (u));
-    return f;
-}
+#define f2bits llm_fbits
+#define bits2f llm_bitsf
 #else
 static inline uint32_t f2bits(float f) {
     uint32_t u;
