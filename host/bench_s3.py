@@ -84,17 +84,18 @@ def map_sections(map_path):
     return out
 
 
-def run_script(elf, romfs, script_text, qemu=None, timeout=3600):
+def run_script(elf, romfs, script_text, qemu=None, timeout=3600, profile=True):
     """(console output bytes, pcprof log text) of a script run by mpremote on a
-    fresh emulated S3 core with the ROMFS image romfs (or none).  Raises
-    RuntimeError when QEMU does not start or the script fails."""
+    fresh emulated S3 core with the ROMFS image romfs (or none); without
+    profile, no plugin and no log (None).  Raises RuntimeError when QEMU does
+    not start or the script fails."""
     from host import emulator
     with tempfile.TemporaryDirectory() as tmp:
         log, prof = os.path.join(tmp, "qemu.log"), os.path.join(tmp, "prof.log")
         script = os.path.join(tmp, "script.py")
         with open(script, "w") as f:
             f.write(script_text)
-        cmd = emulator.qemu_command(elf, romfs, s3=True, qemu=qemu) + s3prof.plugin_args(prof)
+        cmd = emulator.qemu_command(elf, romfs, s3=True, qemu=qemu) + (s3prof.plugin_args(prof) if profile else [])
         with open(log, "wb") as logf:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
         try:
@@ -117,6 +118,8 @@ def run_script(elf, romfs, script_text, qemu=None, timeout=3600):
         finally:
             proc.terminate()
             proc.wait(30)
+        if not profile:
+            return r.stdout, None
         with open(prof) as f:
             text = f.read()
         if "total " not in text:

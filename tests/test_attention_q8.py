@@ -455,7 +455,7 @@ SHAPES = [(12, 48, 4, 2), (24, 96, 4, 2), (48, 96, 2, 1)]
 def run_on_s3(elf, img, script, timeout=900):
     """The JSON line a script prints last, run on a fresh emulated S3 core."""
     from host import bench_s3
-    out, _ = bench_s3.run_script(elf, img, script, timeout=timeout)
+    out, _ = bench_s3.run_script(elf, img, script, timeout=timeout, profile=False)
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
