@@ -360,38 +360,6 @@ emit("out read-only", catch(_llm.attention_q8, bytes(32), F(16), B(8), F(1), B(1
     assert res["out read-only"][0] == "TypeError"
 
 
-# ---- the query and KV quantiser ------------------------------------------------------
-
-def test_quantize_fast_gives_quantize_s_codes_and_scales(firmware):
-    rng = np.random.default_rng(8)
-    groups = [rng.standard_normal(8).astype(f32) * f32(s) for s in (1e-3, 1.0, 7.0, 1e4)]
-    # Codes exactly half-way (v = k + 1/2 after scaling by 127 / max).
-    groups.append((np.array([127, 0.5, -0.5, 1.5, -2.5, 63.5, -126.5, 3], dtype=f32) / f32(127.0)))
-    groups += [np.zeros(8, f32), np.full(8, 2.0 ** -70, f32), np.array([1e-40, -3e-41] * 4, f32),
-               np.array([np.inf, 1, -2, 0, 0, 0, 0, 0], f32), np.array([np.nan, 1, -2, 3, 0, 0, 0, 0], f32),
-               np.array([-np.inf, np.inf, 5, 0, 0, 0, 0, 0], f32), np.array([3.4e38, -3.4e38, 1, 0, 0, 0, 0, 0], f32)]
-    groups += [rng.standard_normal(48).astype(f32) for _ in range(50)]
-    x = np.concatenate(groups[:-50] + [np.concatenate(groups[-50:])])
-    # Groups of 8 over the whole vector, and the 48-wide tail as groups of 48 on its own.
-    res = mpy.snippet(r'''
-import _llm
-from array import array
-x = array("f", load("x"))
-for name, fn in (("slow", _llm.quantize), ("fast", _llm.quantize_fast)):
-    for gs in (8, 48):
-        n = len(x) // gs * gs
-        xq = bytearray(n)
-        xs = array("f", [0.0] * (n // gs))
-        fn(xq, xs, memoryview(x)[:n], gs)
-        emit("%s%d" % (name, gs), [xq, xs])
-''', {"x": mpy.f32_bytes(x)})
-    for gs in (8, 48):
-        (qa, sa), (qb, sb) = res["slow%d" % gs], res["fast%d" % gs]
-        assert qa == qb, "group size %d: codes differ" % gs
-        assert mpy.f32(sa).view(np.uint32).tolist() == mpy.f32(sb).view(np.uint32).tolist(), \
-            "group size %d: scales differ" % gs
-
-
 # ---- the S3's SIMD attention on the emulated core ---------------------------------
 #
 # On the ESP32-S3 the int8 KV cache has its own layout (keys by position,

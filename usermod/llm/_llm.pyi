@@ -5,7 +5,7 @@ bytearray, array, memoryview, a ROMFS file) without copying.  Float buffers
 must be 4-byte aligned and a multiple of 4 bytes long.  A bad argument raises
 ValueError or TypeError; it never crashes the interpreter.
 
-The single kernels (matmul, matmul_q8, quantize, quantize_fast, rmsnorm,
+The single kernels (matmul, matmul_q8, quantize, rmsnorm,
 softmax, exp_fast, argmax, swiglu, rope, attention, attention_q8) are for the
 tests: only builds with LLM_TEST_KERNELS have them (the host firmware and the
 x64 .mpy; usermod/llm/llm_module_table.h lists the module's contents).
@@ -32,9 +32,6 @@ def matmul_q8(out: Buffer, xq: Buffer, xs: Buffer, w: Buffer, ws: Buffer, group_
 def rmsnorm(out: Buffer, x: Buffer, weight: Buffer) -> None: ...
 def softmax(x: Buffer, n: int = ...) -> None:
     """In place over the first n items (default: all)."""
-def quantize_fast(xq: Buffer, xs: Buffer, x: Buffer, group_size: int) -> None:
-    """quantize()'s codes and scales, by the int8 KV cache's quantiser (a
-    vectorisable loop for groups of finite values above 2**-60)."""
 def exp_fast(x: Buffer) -> None:
     """x = e**x in place: the int8 paths' exponential, within 2 ulp of expf
     on [-87.33, 88]."""

@@ -133,41 +133,6 @@ void llm_swiglu_fast(float *hb, const float *hb2, int n) {
     #endif
 }
 
-void llm_quantize_q8_fast(int8_t *xq, float *xs, const float *x, int n, int gs) {
-    for (int g = 0; g < n / gs; g++) {
-        const float *xg = x + (intptr_t)g * gs;
-        int8_t *qg = xq + (intptr_t)g * gs;
-        // The largest |x| from the bits: integer maxima vectorise, and NaN
-        // and Inf (bits >= 0x7f800000) are larger than any finite value.
-        uint32_t amax_bits = 0;
-        for (int j = 0; j < gs; j++) {
-            uint32_t b;
-            memcpy(&b, &xg[j], sizeof(b));
-            b &= 0x7fffffffu;
-            amax_bits = b > amax_bits ? b : amax_bits;
-        }
-        float amax;
-        memcpy(&amax, &amax_bits, sizeof(amax));
-        if (amax_bits == 0 || amax_bits >= 0x7f800000u || amax < 0x1p-60f) {
-            // Zero, non-finite or tiny groups: llm_quantize_q8's own handling.
-            llm_quantize_q8(qg, xs + g, xg, gs, gs);
-            continue;
-        }
-        xs[g] = amax / 127.0f;
-        float inv = 127.0f / amax;
-        for (int j = 0; j < gs; j++) {
-            // |v| <= 127 (up to rounding), so the conversion is defined, v
-            // minus its integer part is exact, and the comparisons round
-            // half away from zero as llm_quantize_q8 does.
-            float v = xg[j] * inv;
-            int32_t r = (int32_t)v;
-            float frac = v - (float)r;
-            r += (frac >= 0.5f) - (frac <= -0.5f);
-            qg[j] = (int8_t)r;
-        }
-    }
-}
-
 // Scores in blocks whose int32 sums fit on the stack.
 #define SCORE_BLOCK (64)
 

@@ -58,11 +58,6 @@ static inline uint64_t llm_kv_q8_block_bytes(int ctx, int head_size) {
 // 1.2e-38 (the exact result is smaller still), above 88 e**88.  No libm.
 void llm_exp_fast(float *x, int n);
 
-// llm_quantize_q8, the same codes and scales, for short groups (query and
-// KV heads): groups of finite values above 2**-60 take a branch-free loop
-// that compilers vectorise; the rest go to llm_quantize_q8.
-void llm_quantize_q8_fast(int8_t *xq, float *xs, const float *x, int n, int gs);
-
 // llm_swiglu with llm_exp_fast's exponential.
 void llm_swiglu_fast(float *hb, const float *hb2, int n);
 

@@ -32,10 +32,8 @@ static int check_group(size_t n, mp_obj_t gs_in) {
     return gs;
 }
 
-// quantize(xq, xs, x, group_size) and quantize_fast(...): int8 codes and
-// float scales of x, by llm_quantize_q8 or llm_quantize_q8_fast (the int8 KV
-// cache's quantiser), which must give the same codes and scales.
-static mp_obj_t quantize_with(const mp_obj_t *args, void (*quantize)(int8_t *, float *, const float *, int, int)) {
+// quantize(xq, xs, x, group_size): int8 codes and float scales of x.
+static mp_obj_t llm_quantize_fn(size_t n_args, const mp_obj_t *args) {
     size_t nq, ns, n;
     int8_t *xq = llm_get_buf(args[0], &nq, MP_BUFFER_WRITE);
     float *xs = llm_get_floats(args[1], &ns, MP_BUFFER_WRITE, MP_QSTR_xs);
@@ -43,19 +41,10 @@ static mp_obj_t quantize_with(const mp_obj_t *args, void (*quantize)(int8_t *, f
     int gs = check_group(n, args[3]);
     llm_need_count(nq, n, MP_QSTR_xq);
     llm_need_count(ns, n / gs, MP_QSTR_xs);
-    quantize(xq, xs, x, (int)n, gs);
+    llm_quantize_q8(xq, xs, x, (int)n, gs);
     return mp_const_none;
 }
-
-static mp_obj_t llm_quantize_fn(size_t n_args, const mp_obj_t *args) {
-    return quantize_with(args, llm_quantize_q8);
-}
 MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_quantize_obj, 4, 4, llm_quantize_fn);
-
-static mp_obj_t llm_quantize_fast_fn(size_t n_args, const mp_obj_t *args) {
-    return quantize_with(args, llm_quantize_q8_fast);
-}
-MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_quantize_fast_obj, 4, 4, llm_quantize_fast_fn);
 
 // matmul_q8(out, xq, xs, w, ws, group_size): int8 matmul, n = len(xq);
 // ws holds W's scales as IEEE halves.

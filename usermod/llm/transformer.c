@@ -200,7 +200,7 @@ static void store_kv(llm_model_t *m, int layer, int pos, const float *k, const f
         } else {
             int8_t codes[LLM_MAX_CACHE_HEAD];
             size_t off = kv_q8_offset(m, layer, h);
-            llm_quantize_q8_fast(codes, m->key_scales + block + pos, kh, hs, hs);
+            llm_quantize_q8(codes, m->key_scales + block + pos, kh, hs, hs);
             int8_t *kc = (int8_t *)m->key_cache + off;
             if (LLM_ATT_Q8_PIE) {
                 memcpy(kc + (size_t)pos * llm_kv_q8_kstride(hs), codes, (size_t)hs);
@@ -209,7 +209,7 @@ static void store_kv(llm_model_t *m, int layer, int pos, const float *k, const f
                     kc[(size_t)i * m->ctx + pos] = codes[i];
                 }
             }
-            llm_quantize_q8_fast(codes, m->value_scales + block + pos, vh, hs, hs);
+            llm_quantize_q8(codes, m->value_scales + block + pos, vh, hs, hs);
             int8_t *vc = (int8_t *)m->value_cache + off + pos;
             size_t vstride = (size_t)llm_kv_q8_vstride(m->ctx);
             for (int i = 0; i < hs; i++) {
@@ -297,7 +297,7 @@ void llm_forward(llm_model_t *m, int token, int pos) {
         if (m->kv_q8) {
             // Each head's query as int8, one scale per head, in the matmul
             // input buffers (free until the output projection).
-            llm_quantize_q8_fast(m->xq, m->xqs, m->q, dim, head_size);
+            llm_quantize_q8(m->xq, m->xqs, m->q, dim, head_size);
             int kv_mul = c->n_heads / c->n_kv_heads;
             llm_parallel_for(attention_kv_heads, &job, c->n_kv_heads, (long)(pos + 1) * head_size * 2 * kv_mul);
         } else {
