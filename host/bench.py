@@ -19,7 +19,7 @@ import tempfile
 
 PROMPT = "Once upon a time"
 SHORT, LONG = 64, 256
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host.paths import REPO
 # A random-weight model of stories15M's shape (the split only pays on
 # matrices this size), with the 512-token vocabulary to keep it small.
 SHAPE15M = """

@@ -36,9 +36,8 @@ import tempfile
 import time
 
 from host import s3prof
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_ELF = os.path.join(REPO, "build", "s3sim-bench", "firmware.elf")
+from host.paths import BUILD, MODELS, REPO
+DEFAULT_ELF = os.path.join(BUILD, "s3sim-bench", "firmware.elf")
 PROMPT = "Once upon a time"
 STEPS = {"stories260K": (64, 256), "stories15M_shape": (64, 256)}
 
@@ -301,7 +300,7 @@ def run_all(elf, models, qemu, only=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python3 -m host bench-s3", description=__doc__.split("\n\n")[0])
     ap.add_argument("--firmware", default=DEFAULT_ELF, help="s3sim firmware ELF, with its .map beside it")
-    ap.add_argument("--models", default=os.path.join(REPO, "models"), help="folder with stories260K.bin, tok512.bin")
+    ap.add_argument("--models", default=MODELS, help="folder with stories260K.bin, tok512.bin")
     ap.add_argument("--qemu", default=None, help="qemu-system-xtensa with the esp32s3 core")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--only", action="append", help="e.g. stories260K/f32 (repeatable)")
