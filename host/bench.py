@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 
+from host.paths import REPO
+
 PROMPT = "Once upon a time"
 SHORT, LONG = 64, 256
-from host.paths import REPO
 # A random-weight model of stories15M's shape (the split only pays on
 # matrices this size), with the 512-token vocabulary to keep it small.
 SHAPE15M = """
