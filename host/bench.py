@@ -133,7 +133,7 @@ def main(argv=None):
     big = os.path.join(tmp, "shape15M_int8.llm")
     subprocess.run([sys.executable, "-c", SHAPE15M % {"out": big, "tok": os.path.join(args.models, "tok512.bin")}],
                    check=True, cwd=REPO)
-    print("  %-26s %.2fx" % ("stories15M shape, int8", two_core_speedup(args.firmware, big, steps=64)))
+    print("  %-26s %.2fx" % ("dim-288 vocab-512, int8", two_core_speedup(args.firmware, big, steps=64)))
     shutil.rmtree(tmp)
 
 
