@@ -269,10 +269,11 @@ def estimate(entry, scenario, bandwidth=None, cycles=None, clock_mhz=CLOCK_MHZ, 
             why = "KV cache %d KiB, heap %d KiB" % (kv_alloc // 1024, kv_room // 1024)
     combine = combine or (lambda compute, mem: compute + mem)
     t1, t2 = combine(compute1, memory), combine(compute2, memory)
-    return {"board": board, "weights_in": w_in, "kv_in": kv_in, "fits": fits, "why_not": None if fits else why, "line": line,
-            "bandwidth_mb_s": bw,
+    return {"board": board, "weights_in": w_in, "kv_in": kv_in, "fits": fits, "why_not": None if fits else why,
+            "line": line, "bandwidth_mb_s": bw,
             "cpi": cyc / entry["instr_per_token"], "compute_s": [compute1, compute2], "memory_s": memory,
             "parallel_share": p, "split_calls": calls,
+            # The larger part (both count: the time is their sum).
             "bound": ["compute" if compute1 >= memory else "memory", "compute" if compute2 >= memory else "memory"],
             "tok_s_estimate": [1 / t1, 1 / t2]}
 

@@ -237,7 +237,7 @@ def test_calibration_does_not_hinge_on_the_assumed_cpi():
         assert abs(s3model.calibrate(fix, combine=max)["ratio"] - 1) > 0.10, cpi
 
 
-def test_calibration_fixture_is_consistent_and_sourced():
+def test_calibration_fixture_is_consistent_and_sourced(tmp_path):
     fix = s3model.load_calibration()
     for key in ("measured_tok_s", "model", "instr_per_token", "per_position_law", "breakdown",
                 "weight_bytes_per_token", "board", "two_cores", "cpi"):
@@ -255,11 +255,10 @@ def test_calibration_fixture_is_consistent_and_sourced():
     assert 0.9 < parts / fix["instr_per_token"]["value"] <= 1.0
     # The bytes a token reads: stories260K's fp32 matrices once, as bench-s3 counts them.
     models = os.path.join(REPO, "..", "shared", "models")
-    return_path = os.path.join(REPO, "build", "test-s3model-stories260K_f32.llm")
-    os.makedirs(os.path.dirname(return_path), exist_ok=True)
+    f32 = str(tmp_path / "stories260K_f32.llm")
     subprocess.run([sys.executable, "-m", "host", "convert", os.path.join(models, "stories260K.bin"),
-                    os.path.join(models, "tok512.bin"), return_path], cwd=REPO, check=True, capture_output=True)
-    facts = bench_s3.model_facts(return_path)
+                    os.path.join(models, "tok512.bin"), f32], cwd=REPO, check=True, capture_output=True)
+    facts = bench_s3.model_facts(f32)
     assert facts["weight_bytes_per_token"] == fix["weight_bytes_per_token"]["value"]
     assert facts["config"] == fix["model"]["config"]
 
@@ -288,7 +287,8 @@ def test_bandwidths_grow_with_the_line_and_follow_their_derivations():
 
 
 def test_cache_line_comes_from_the_board(tmp_path, monkeypatch):
-    for name, text in (("B16", "CONFIG_ESP32S3_DATA_CACHE_LINE_16B=y\n"), ("B64", "X=1\nCONFIG_ESP32S3_DATA_CACHE_LINE_64B=y\n"),
+    for name, text in (("B16", "CONFIG_ESP32S3_DATA_CACHE_LINE_16B=y\n"),
+                       ("B64", "X=1\nCONFIG_ESP32S3_DATA_CACHE_LINE_64B=y\n"),
                        ("NONE", "CONFIG_SPIRAM=y\n# CONFIG_ESP32S3_DATA_CACHE_LINE_64B=y\n"),
                        ("TWO", "CONFIG_ESP32S3_DATA_CACHE_LINE_16B=y\nCONFIG_ESP32S3_DATA_CACHE_LINE_64B=y\n")):
         (tmp_path / name).mkdir()
