@@ -365,26 +365,25 @@ def main(argv=None):
 
 
 def print_table(result):
+    from host.s3model import ordered
     print("Executed S3 instructions per generated token (measured on the emulated core, pcprof plugin),")
     print("greedy, prompt %r, marginal (I(long) - I(short)) / (long - short), console idle wait excluded" % PROMPT)
     print("%-18s %-9s %9s %13s %13s %13s %8s" % ("model", "weights", "steps", "instr/token", "kernels",
                                                  "interpreter", "kernels"))
-    names = {m: LABELS.get(m, m) for m in result}
-    for model, cfgs in result.items():
-        for cfg, r in cfgs.items():
-            print("%-18s %-9s %9s %11.3f M %11.3f M %11.3f M %7.1f%%" % (
-                model, cfg, "%d->%d" % tuple(r["steps"]), r["instr_per_token"] / 1e6,
-                r.get("kernel_instr_per_token", r["instr_per_token"] * r["kernel_share"]) / 1e6,
-                r.get("interpreter_instr_per_token", r["instr_per_token"] * (1 - r["kernel_share"])) / 1e6,
-                100 * r["kernel_share"]))
-    print("models: " + "; ".join("%s = %s" % kv for kv in names.items() if kv[0] != kv[1]))
+    for model, cfg, r in ordered(result):
+        print("%-18s %-9s %9s %11.3f M %11.3f M %11.3f M %7.1f%%" % (
+            model, cfg, "%d->%d" % tuple(r["steps"]), r["instr_per_token"] / 1e6,
+            r.get("kernel_instr_per_token", r["instr_per_token"] * r["kernel_share"]) / 1e6,
+            r.get("interpreter_instr_per_token", r["instr_per_token"] * (1 - r["kernel_share"])) / 1e6,
+            100 * r["kernel_share"]))
+    names = {m: LABELS[m] for m in result if LABELS.get(m, m) != m}
+    if names:
+        print("models: " + "; ".join("%s = %s" % kv for kv in names.items()))
     print()
     print("Where they go (per token, by function):")
-    for model, cfgs in result.items():
-        for cfg, r in cfgs.items():
-            top = sorted((r.get("by_function") or r["by_object"]).items(), key=lambda kv: -kv[1])[:10]
-            print("  %s %s: %s" % (model, cfg, ", ".join("%s %.0fK" % (os.path.basename(o), v / 1e3)
-                                                        for o, v in top)))
+    for model, cfg, r in ordered(result):
+        top = sorted((r.get("by_function") or r["by_object"]).items(), key=lambda kv: -kv[1])[:10]
+        print("  %s %s: %s" % (model, cfg, ", ".join("%s %.0fK" % (os.path.basename(o), v / 1e3) for o, v in top)))
 
 
 if __name__ == "__main__":
