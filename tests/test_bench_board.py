@@ -104,3 +104,29 @@ def test_bench_board_on_the_emulated_s3(tmp_path):
     bw = json.loads(est.stdout)["assumptions"]["bandwidth_mb_s"]
     assert bw["quad_flash"]["32"] == res["flash"]["mb_s"]
     assert bw["quad_flash"]["64"] == s3model.BANDWIDTH_MB_S["quad_flash"][64]
+
+
+def test_llm_bench_on_the_host_firmware(tmp_path):
+    # The on-board half alone, on the host firmware: the model file is
+    # memory-mapped there (as ROMFS is on a chip), so both reads are measured.
+    from host import firmware
+    model = tmp_path / "stories260K_int8.llm"
+    subprocess.run([sys.executable, "-m", "host", "convert", os.path.join(SHARED_MODELS, "stories260K.bin"),
+                    os.path.join(SHARED_MODELS, "tok512.bin"), str(model), "--int8"], cwd=REPO, check=True,
+                   capture_output=True)
+    r = firmware.run_code("import llm, json\nprint(json.dumps(llm.bench(%r, steps=40, skip=8, kv='int8')))"
+                          % str(model), heapsize="16M")
+    assert r["file_in"] == "mapped" and r["file_bytes"] == os.path.getsize(model)
+    chunk = r["chunk"]
+    assert r["flash"]["bytes"] == r["file_bytes"] // chunk * chunk
+    assert r["heap"]["bytes"] == r["flash"]["bytes"] and r["heap"]["psram"] is True   # a 16 MB heap
+    tok = r["tokens"]
+    assert tok["positions"] == [8, 40] and tok["timed"] == 32 and tok["stop"] == "steps" and tok["kv"] == "int8"
+    assert dict(zip(CONFIG_NAMES, tok["config"])) == CONFIG
+    assert tok["seconds"] > 0 and tok["tok_s"] == pytest.approx(32 / tok["seconds"])
+    for part in (r["flash"], r["heap"]):
+        assert part["mb_s"] == pytest.approx(part["bytes"] / part["seconds"] / 1e6)
+    # Nothing to time: said before anything runs.
+    for args in ("steps=2", "steps=40, skip=0", "steps=40, skip=39", "steps=40, skip=30, ctx=20"):
+        with pytest.raises(RuntimeError, match="ValueError"):
+            firmware.run_code("import llm\nllm.bench(%r, %s)" % (str(model), args), heapsize="16M")

@@ -77,6 +77,8 @@ def bench(path, tokenizer=None, steps=256, skip=64, kv="f32", ctx=None, prompt="
 
     Returns a dict; python3 -m host bench-board prints it as a table.
     """
+    if steps < 3 or not 0 < skip < steps - 1:
+        raise ValueError("want steps >= 3 and 0 < skip < steps - 1, got steps=%d skip=%d" % (steps, skip))
     out = {"platform": sys.platform, "machine": getattr(sys.implementation, "_machine", ""),
            "heap_bytes": _heap_bytes(), "chunk": CHUNK}
     buf, where = open_buffer(path)
@@ -105,7 +107,8 @@ def bench(path, tokenizer=None, steps=256, skip=64, kv="f32", ctx=None, prompt="
 
     m = load(path, tokenizer, ctx=ctx, kv=kv)
     steps = min(steps, m.ctx)
-    skip = max(1, min(skip, steps - 2))
+    if skip >= steps - 1:
+        raise ValueError("the KV cache holds %d positions: time from before position %d" % (m.ctx, steps - 1))
     n = 0
     t0 = None
     for _ in m.tokens(prompt, steps=steps, temperature=0.0):
