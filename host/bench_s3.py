@@ -42,8 +42,8 @@ DEFAULT_ELF = os.path.join(BUILD, "s3sim-bench", "firmware.elf")
 PROMPT = "Once upon a time"
 # Models, as the JSON names them.  "dim288_vocab512" is a random-weight model
 # of stories15M's layers with a 512-token vocabulary (host/bench.py's SHAPE15M):
-# it is not stories15M, whose 32000 x 288 classifier doubles the bytes a token
-# reads; "stories15M" is the real one (../shared/models/stories15M.bin).
+# it is not stories15M, whose 32000 x 288 classifier makes a token read 2.5 times
+# the bytes; "stories15M" is the real one (../shared/models/stories15M.bin).
 LABELS = {"stories260K": "stories260K",
           "dim288_vocab512": "dim-288 6-layer model, vocab 512 (random weights)",
           "stories15M": "stories15M (vocab 32000)"}
