@@ -1,16 +1,6 @@
 """The host command line: python3 -m host COMMAND [ARGS...]
 
-Commands:
-  convert   llama2.c checkpoint + tokenizer.bin -> one .llm file (fp32 or int8)
-  romfs     build a ROMFS image with 16-byte aligned file data
-  deploy    push a model to a board over its REPL (ROMFS or filesystem), sha256-checked
-  run       generate on the host firmware (build/micropython -m llm ...)
-  info      a model's config and memory use, as the firmware loads it
-  models    fetch stories260K.bin and tok512.bin, sha256-checked
-  bench     instructions per token under callgrind
-  bench-s3  executed ESP32-S3 instructions per token on the emulated core (boards/s3sim)
-  s3-estimate  ESP32-S3 tokens/s estimated from bench-s3's counts (docs/s3-performance.md)
-
+The commands are the table COMMANDS below; `python3 -m host` lists them.
 python3 -m host COMMAND --help shows each command's options.
 """
 import os
@@ -65,38 +55,51 @@ def info(argv):
     return 0
 
 
+def _module(name):
+    """A command that is the main(argv) of a host module, imported when it runs."""
+    def call(argv):
+        import importlib
+        return importlib.import_module("host." + name).main(argv)
+    return call
+
+
+# The command list, written once: (name, what it does, main(argv)).  Usage and
+# dispatch both come from here; a new command is one line.
+COMMANDS = [
+    ("convert", "llama2.c checkpoint + tokenizer.bin -> one .llm file (fp32 or int8)", _module("convert")),
+    ("romfs", "build a ROMFS image with 16-byte aligned file data", _module("romfs")),
+    ("deploy", "push a model to a board over its REPL (ROMFS or filesystem), sha256-checked", _module("deploy")),
+    ("run", "generate on the host firmware (build/micropython -m llm ...)", run),
+    ("info", "a model's config and memory use, as the firmware loads it", info),
+    ("models", "fetch stories260K.bin and tok512.bin, sha256-checked", _module("models")),
+    ("bench", "instructions per token under callgrind", _module("bench")),
+    ("bench-s3", "executed ESP32-S3 instructions per token on the emulated core (boards/s3sim)",
+     _module("bench_s3")),
+    ("s3-estimate", "ESP32-S3 tokens/s estimated from bench-s3's counts (docs/s3-performance.md)",
+     _module("s3model")),
+    ("bench-board", "time tokens and memory reads on a board (or the emulated S3) next to the estimate",
+     _module("bench_board")),
+]
+
+
+def usage():
+    width = max(len(name) for name, _, _ in COMMANDS)
+    lines = ["usage: python3 -m host COMMAND [ARGS...]", "", "Commands:"]
+    lines += ["  %-*s  %s" % (width, name, what) for name, what, _ in COMMANDS]
+    lines += ["", "python3 -m host COMMAND --help shows each command's options.", ""]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(__doc__)
+        sys.stdout.write(usage())
         return 0 if argv else 1
     command, rest = argv[0], argv[1:]
-    if command == "convert":
-        from host import convert
-        return convert.main(rest)
-    if command == "romfs":
-        from host import romfs
-        return romfs.main(rest)
-    if command == "deploy":
-        from host import deploy
-        return deploy.main(rest)
-    if command == "models":
-        from host import models
-        return models.main(rest)
-    if command == "bench":
-        from host import bench
-        return bench.main(rest)
-    if command == "bench-s3":
-        from host import bench_s3
-        return bench_s3.main(rest)
-    if command == "s3-estimate":
-        from host import s3model
-        return s3model.main(rest)
-    if command == "run":
-        return run(rest)
-    if command == "info":
-        return info(rest)
-    sys.stderr.write("error: unknown command %r\n%s" % (command, __doc__))
+    for name, _, fn in COMMANDS:
+        if name == command:
+            return fn(rest)
+    sys.stderr.write("error: unknown command %r\n%s" % (command, usage()))
     return 1
 
 

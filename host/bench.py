@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 
+from host.paths import REPO
+
 PROMPT = "Once upon a time"
 SHORT, LONG = 64, 256
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A random-weight model of stories15M's shape (the split only pays on
 # matrices this size), with the 512-token vocabulary to keep it small.
 SHAPE15M = """
@@ -132,7 +133,7 @@ def main(argv=None):
     big = os.path.join(tmp, "shape15M_int8.llm")
     subprocess.run([sys.executable, "-c", SHAPE15M % {"out": big, "tok": os.path.join(args.models, "tok512.bin")}],
                    check=True, cwd=REPO)
-    print("  %-26s %.2fx" % ("stories15M shape, int8", two_core_speedup(args.firmware, big, steps=64)))
+    print("  %-26s %.2fx" % ("dim-288 vocab-512, int8", two_core_speedup(args.firmware, big, steps=64)))
     shutil.rmtree(tmp)
 
 

@@ -1,7 +1,7 @@
 """Executed ESP32-S3 instructions per generated token, on the emulated core.
 
-The s3sim firmware (boards/s3sim, built with a heap and ROMFS big enough for a
-stories15M-shaped model) runs the llm package from a ROMFS image on QEMU's
+The s3sim firmware (boards/s3sim, built with an 8 MB heap and a 16 MB ROMFS,
+room for stories15M in int8) runs the llm package from a ROMFS image on QEMU's
 esp32s3 core, greedy, prompt "Once upon a time", as `make bench` does on the
 host.  Every executed instruction is counted by the pcprof TCG plugin
 (tests/s3kernels/pcprof.c), per translated block.  The figure is the
@@ -36,11 +36,33 @@ import tempfile
 import time
 
 from host import s3prof
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_ELF = os.path.join(REPO, "build", "s3sim-bench", "firmware.elf")
+from host import paths
+from host.paths import BUILD, MODELS, REPO
+DEFAULT_ELF = os.path.join(BUILD, "s3sim-bench", "firmware.elf")
 PROMPT = "Once upon a time"
-STEPS = {"stories260K": (64, 256), "stories15M_shape": (64, 256)}
+# Models, as the JSON names them.  "dim288_vocab512" is a random-weight model
+# of stories15M's layers with a 512-token vocabulary (host/bench.py's SHAPE15M):
+# it is not stories15M, whose 32000 x 288 classifier makes a token read 2.5 times
+# the bytes; "stories15M" is the real one (../shared/models/stories15M.bin).
+LABELS = {"stories260K": "stories260K",
+          "dim288_vocab512": "dim-288 6-layer model, vocab 512 (random weights)",
+          "stories15M": "stories15M (vocab 32000)"}
+# Step counts of the marginal.  stories15M's greedy story may end (BOS) before
+# 256 tokens, and its seq_len is 256: 32 -> 160 stays inside one story.
+STEPS = {"stories260K": (64, 256), "dim288_vocab512": (64, 256), "stories15M": (32, 160)}
+# What is measured: (model, configuration, .llm file, KV cache).  The .llm
+# files are made by make_models; "int8" serves both KV caches.  The fp32
+# stories15M (60 MB) fits no ESP32-S3 flash and not the emulated ROMFS (16 MB):
+# it has no row.  A 4-bit stories15M is one more line here once `convert`
+# writes it, e.g. ("stories15M", "int4", "stories15M_int4", "f32"), with its
+# file in make_models and its bytes in model_facts.
+PLAN = [("stories260K", "f32", "stories260K_f32", "f32"),
+        ("stories260K", "int8", "stories260K_int8", "f32"),
+        ("stories260K", "int8_kv8", "stories260K_int8", "int8"),
+        ("dim288_vocab512", "int8", "dim288_vocab512_int8", "f32"),
+        ("dim288_vocab512", "int8_kv8", "dim288_vocab512_int8", "int8"),
+        ("stories15M", "int8", "stories15M_int8", "f32"),
+        ("stories15M", "int8_kv8", "stories15M_int8", "int8")]
 
 SCRIPT = """
 import sys, llm
@@ -244,20 +266,27 @@ def model_facts(path):
             "weights_int8": any(e[1] == Q8 for e in table)}
 
 
-def make_models(models, tmp):
-    """The .llm files: stories260K fp32 and int8, and the random stories15M-shaped int8."""
+def make_models(models, tmp, needed, stories15m=None, tokenizer=None):
+    """{name: .llm path} of the files PLAN names that are needed: stories260K
+    fp32 and int8, the random dim-288 vocab-512 int8, stories15M int8."""
     from host import bench
-    src, tok = os.path.join(models, "stories260K.bin"), os.path.join(models, "tok512.bin")
+    tok512 = os.path.join(models, "tok512.bin")
+    recipes = {
+        "stories260K_f32": [sys.executable, "-m", "host.convert", os.path.join(models, "stories260K.bin"), tok512],
+        "stories260K_int8": [sys.executable, "-m", "host.convert", os.path.join(models, "stories260K.bin"), tok512,
+                             "--int8"],
+        "stories15M_int8": [sys.executable, "-m", "host.convert", stories15m, tokenizer, "--int8"],
+    }
     out = {}
-    for name, flags in (("f32", []), ("int8", ["--int8"])):
-        path = os.path.join(tmp, "stories260K_%s.llm" % name)
-        subprocess.run([sys.executable, "-m", "host.convert", src, tok, path] + flags, check=True,
-                       capture_output=True, cwd=REPO)
+    for name in sorted(needed):
+        path = os.path.join(tmp, name + ".llm")
+        if name == "dim288_vocab512_int8":
+            cmd = [sys.executable, "-c", bench.SHAPE15M % {"out": path, "tok": tok512}]
+        else:
+            cmd = recipes[name]
+            cmd = cmd[:5] + [path] + cmd[5:]
+        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
         out[name] = path
-    big = os.path.join(tmp, "shape15M_int8.llm")
-    subprocess.run([sys.executable, "-c", bench.SHAPE15M % {"out": big, "tok": tok}], check=True, cwd=REPO,
-                   capture_output=True)
-    out["15M"] = big
     return out
 
 
@@ -272,26 +301,23 @@ def romfs_image(model, tmp, name):
     return img
 
 
-def run_all(elf, models, qemu, only=None):
+def run_all(elf, models, qemu, only=None, stories15m=None, tokenizer=None):
     sections = map_sections(os.path.splitext(elf)[0] + ".map")
     syms = s3prof.symbols(elf)
     mixer = s3prof.Mixer(elf)
+    plan = [p for p in PLAN if not only or p[0] + "/" + p[1] in only]
+    if not (stories15m and tokenizer):
+        plan = [p for p in plan if p[0] != "stories15M"]
     tmp = tempfile.mkdtemp()
     try:
-        files = make_models(models, tmp)
+        files = make_models(models, tmp, {p[2] for p in plan}, stories15m, tokenizer)
         imgs = {k: romfs_image(v, tmp, k) for k, v in files.items()}
-        plan = [("stories260K", "f32", imgs["f32"], "f32"), ("stories260K", "int8", imgs["int8"], "f32"),
-                ("stories260K", "int8_kv8", imgs["int8"], "int8"), ("stories15M_shape", "int8", imgs["15M"], "f32"),
-                ("stories15M_shape", "int8_kv8", imgs["15M"], "int8")]
         result = {}
-        for model, cfg, img, kv in plan:
-            if only and model + "/" + cfg not in only:
-                continue
-            r = measure(elf, sections, syms, mixer, img, kv, STEPS[model], qemu)
-            facts = model_facts(files[{"f32": "f32", "int8": "int8", "int8_kv8": "int8"}[cfg]
-                                     if model == "stories260K" else "15M"])
-            r.update(config=facts["config"], weight_bytes_per_token=facts["weight_bytes_per_token"],
-                     file_bytes=facts["file_bytes"], kv_cache="int8" if kv == "int8" else "f32")
+        for model, cfg, name, kv in plan:
+            r = measure(elf, sections, syms, mixer, imgs[name], kv, STEPS[model], qemu)
+            facts = model_facts(files[name])
+            r.update(label=LABELS[model], config=facts["config"], file_bytes=facts["file_bytes"],
+                     weight_bytes_per_token=facts["weight_bytes_per_token"], kv_cache="int8" if kv == "int8" else "f32")
             result.setdefault(model, {})[cfg] = r
         return result
     finally:
@@ -301,10 +327,15 @@ def run_all(elf, models, qemu, only=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python3 -m host bench-s3", description=__doc__.split("\n\n")[0])
     ap.add_argument("--firmware", default=DEFAULT_ELF, help="s3sim firmware ELF, with its .map beside it")
-    ap.add_argument("--models", default=os.path.join(REPO, "models"), help="folder with stories260K.bin, tok512.bin")
+    ap.add_argument("--models", default=MODELS, help="folder with stories260K.bin, tok512.bin")
     ap.add_argument("--qemu", default=None, help="qemu-system-xtensa with the esp32s3 core")
+    ap.add_argument("--stories15m", default=paths.model("stories15M.bin"),
+                    help="stories15M.bin, measured in int8 (default: models/, else %s); '' leaves it out"
+                    % paths.SHARED_MODELS)
+    ap.add_argument("--tokenizer", default=paths.model("tokenizer.bin"), help="its 32000-token tokenizer.bin")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--only", action="append", help="e.g. stories260K/f32 (repeatable)")
+    ap.add_argument("--only", action="append", help="e.g. stories260K/f32 (repeatable; %s)"
+                    % ", ".join(m + "/" + c for m, c, _, _ in PLAN))
     ap.add_argument("--from-json", metavar="FILE", help="print the table of an earlier --json run; measure nothing")
     args = ap.parse_args(argv)
     if args.from_json:
@@ -317,7 +348,15 @@ def main(argv=None):
     for name in ("stories260K.bin", "tok512.bin"):
         if not os.path.exists(os.path.join(args.models, name)):
             sys.exit("error: %s not found in %s (make models)" % (name, args.models))
-    result = run_all(args.firmware, args.models, args.qemu, args.only)
+    s15 = args.stories15m
+    if s15 and not (os.path.exists(s15) and os.path.exists(args.tokenizer)):
+        sys.stderr.write("note: %s or %s not found: stories15M is not measured\n" % (s15, args.tokenizer))
+        s15 = None
+    unknown = set(args.only or ()) - {m + "/" + c for m, c, _, _ in PLAN}
+    if unknown:
+        sys.exit("error: --only %s: not measured here (known: %s)" % (", ".join(sorted(unknown)),
+                                                                    ", ".join(m + "/" + c for m, c, _, _ in PLAN)))
+    result = run_all(args.firmware, args.models, args.qemu, args.only, s15, args.tokenizer)
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
         return 0
@@ -326,24 +365,25 @@ def main(argv=None):
 
 
 def print_table(result):
+    from host.s3model import ordered
     print("Executed S3 instructions per generated token (measured on the emulated core, pcprof plugin),")
     print("greedy, prompt %r, marginal (I(long) - I(short)) / (long - short), console idle wait excluded" % PROMPT)
     print("%-18s %-9s %9s %13s %13s %13s %8s" % ("model", "weights", "steps", "instr/token", "kernels",
                                                  "interpreter", "kernels"))
-    for model, cfgs in result.items():
-        for cfg, r in cfgs.items():
-            print("%-18s %-9s %9s %11.3f M %11.3f M %11.3f M %7.1f%%" % (
-                model, cfg, "%d->%d" % tuple(r["steps"]), r["instr_per_token"] / 1e6,
-                r.get("kernel_instr_per_token", r["instr_per_token"] * r["kernel_share"]) / 1e6,
-                r.get("interpreter_instr_per_token", r["instr_per_token"] * (1 - r["kernel_share"])) / 1e6,
-                100 * r["kernel_share"]))
+    for model, cfg, r in ordered(result):
+        print("%-18s %-9s %9s %11.3f M %11.3f M %11.3f M %7.1f%%" % (
+            model, cfg, "%d->%d" % tuple(r["steps"]), r["instr_per_token"] / 1e6,
+            r.get("kernel_instr_per_token", r["instr_per_token"] * r["kernel_share"]) / 1e6,
+            r.get("interpreter_instr_per_token", r["instr_per_token"] * (1 - r["kernel_share"])) / 1e6,
+            100 * r["kernel_share"]))
+    names = {m: LABELS[m] for m in result if LABELS.get(m, m) != m}
+    if names:
+        print("models: " + "; ".join("%s = %s" % kv for kv in names.items()))
     print()
     print("Where they go (per token, by function):")
-    for model, cfgs in result.items():
-        for cfg, r in cfgs.items():
-            top = sorted((r.get("by_function") or r["by_object"]).items(), key=lambda kv: -kv[1])[:10]
-            print("  %s %s: %s" % (model, cfg, ", ".join("%s %.0fK" % (os.path.basename(o), v / 1e3)
-                                                        for o, v in top)))
+    for model, cfg, r in ordered(result):
+        top = sorted((r.get("by_function") or r["by_object"]).items(), key=lambda kv: -kv[1])[:10]
+        print("  %s %s: %s" % (model, cfg, ", ".join("%s %.0fK" % (os.path.basename(o), v / 1e3) for o, v in top)))
 
 
 if __name__ == "__main__":

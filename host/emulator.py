@@ -32,11 +32,13 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    from host.paths import REPO, S3_QEMU
+except ImportError:  # run as a script: python3 host/emulator.py
+    from paths import REPO, S3_QEMU
 DEFAULT_ELF = os.path.join(REPO, "build", "qemu", "firmware.elf")
 DEFAULT_PIDFILE = os.path.join(REPO, "build", "qemu", "emulator.pid")
 QEMU = "qemu-system-arm"
-S3_QEMU = os.path.join(REPO, "deps", "s3-tools", "qemu-xtensa-esp32s3", "bin", "qemu-system-xtensa")
 S3_DEFAULT_ELF = os.path.join(REPO, "build", "s3sim", "firmware.elf")
 S3_DEFAULT_PIDFILE = os.path.join(REPO, "build", "s3sim", "emulator.pid")
 PTY_RE = re.compile(rb"char device redirected to (/dev/[^ \r\n]+)")

@@ -6,7 +6,9 @@ __init__ imports the _llm C module that CPython does not have.
 import importlib.util
 import os
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app", "llm", "fileformat.py")
+from host.paths import REPO
+
+_PATH = os.path.join(REPO, "app", "llm", "fileformat.py")
 _spec = importlib.util.spec_from_file_location("llm_fileformat", _PATH)
 _module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_module)

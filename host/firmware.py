@@ -3,7 +3,7 @@ import json
 import os
 import subprocess
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host.paths import REPO
 DEFAULT = os.path.join(REPO, "build", "micropython")
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 
-from host import convert, firmware, llama2, modelfile
+from host import convert, firmware, llama2, modelfile, paths
 
 SNIPPET = """
 import _llm, json
@@ -32,7 +32,7 @@ def rows(name, cfg, files):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     models = argv[0] if argv else "models"
-    shared = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "models")
+    shared = paths.SHARED_MODELS
     tok32k = os.path.join(models, "tokenizer.bin")
     if not os.path.exists(tok32k):
         tok32k = os.path.join(shared, "tokenizer.bin")

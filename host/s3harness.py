@@ -14,11 +14,8 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = os.path.join(REPO, "deps", "s3-tools")
-QEMU = os.environ.get("S3_QEMU") or os.path.join(TOOLS, "qemu-xtensa-esp32s3", "bin", "qemu-system-xtensa")
-PLUGINS = os.environ.get("S3_QEMU_PLUGINS") or os.path.join(TOOLS, "qemu-xtensa-esp32s3", "lib", "qemu-plugins")
-S3_BIN = os.environ.get("S3_BIN") or os.path.join(TOOLS, "xtensa-esp32s3-elf", "bin")
+from host.paths import REPO, S3_BIN, SHARED_MODELS
+from host.paths import S3_QEMU as QEMU, S3_QEMU_PLUGINS as PLUGINS
 ELF = os.path.join(REPO, "build", "s3kernels", "harness.elf")
 HOST = os.path.join(REPO, "build", "s3kernels", "harness-host")
 
@@ -106,7 +103,7 @@ def main(argv=None):
     if argv and argv[0] == "profile":
         # Marginal instructions per token of the C forward pass, by function.
         from host import s3prof
-        models = argv[1] if len(argv) > 1 else os.path.join(REPO, "..", "shared", "models")
+        models = argv[1] if len(argv) > 1 else SHARED_MODELS
         syms = s3prof.symbols(ELF)
         kv_q8 = len(argv) > 2 and argv[2] == "kv8"
         per = []
@@ -121,7 +118,7 @@ def main(argv=None):
             print("  %-28s %10.0f  %5.1f%%" % (k, v, 100 * v / total))
         return 0
     if argv and argv[0] == "gen":
-        models = argv[1] if len(argv) > 1 else os.path.join(REPO, "..", "shared", "models")
+        models = argv[1] if len(argv) > 1 else SHARED_MODELS
         steps = int(argv[2]) if len(argv) > 2 else 256
         rc, out, n = gen(os.path.join(models, "stories260K.bin"), os.path.join(models, "tok512.bin"), steps,
                          count=True)

@@ -21,13 +21,12 @@ import os
 import re
 import subprocess
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PCPROF = os.path.join(REPO, "build", "s3kernels", "libpcprof.so")
+from host import paths
+from host.paths import PCPROF, REPO
 
 
 def tool(name):
-    from host import s3harness
-    return os.path.join(s3harness.S3_BIN, "xtensa-esp32s3-elf-" + name)
+    return paths.s3_tool(name)
 
 
 def nm_tool():

@@ -8,8 +8,9 @@
 
 from _llm import threads
 
+from .bench import bench
 from .model import Model, load, print_info
 from .repl import repl
 
-__all__ = ["Model", "load", "print_info", "repl", "threads"]
+__all__ = ["Model", "bench", "load", "print_info", "repl", "threads"]
 __version__ = "0.1.0"
