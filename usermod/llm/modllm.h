@@ -86,6 +86,9 @@ void *llm_get_buf(mp_obj_t obj, size_t *len, int flags);
 float *llm_get_floats(mp_obj_t obj, size_t *count, int flags, qstr name);
 // ValueError unless have >= want.
 void llm_need_count(size_t have, size_t want, qstr name);
+// An int that fits a machine word (mp_int_t); a bigger one raises ValueError
+// (not mp_obj_get_int's OverflowError), a non-int TypeError.
+mp_int_t llm_get_word(mp_obj_t obj, qstr name);
 // An int in 1..2**31-1, or ValueError.
 int llm_get_positive(mp_obj_t obj, qstr name);
 // An int in 0..limit-1, or ValueError.

@@ -32,8 +32,37 @@ void llm_need_count(size_t have, size_t want, qstr name) {
     }
 }
 
+// str(obj), for messages that must show an int whatever its size.
+static const char *int_text(mp_obj_t obj) {
+    return mp_obj_str_get_str(mp_call_function_n_kw(MP_OBJ_FROM_PTR(&mp_type_str), 1, 0, &obj));
+}
+
+// obj's value in *v, false when obj is an int too big for a machine word.
+// mp_obj_get_int raises OverflowError there, which is not among the errors
+// _llm.pyi promises: every size a binding takes fits in a word, so a
+// bigger int is a bad value.  Not an int at all: TypeError.
+static bool get_word(mp_obj_t obj, mp_int_t *v) {
+    if (!mp_obj_is_small_int(obj) && mp_obj_get_type(obj) == &mp_type_int) {
+        mp_int_t most = (mp_int_t)(~(mp_uint_t)0 >> 1);
+        if (mp_obj_is_true(mp_binary_op(MP_BINARY_OP_MORE, obj, mp_obj_new_int(most)))
+            || mp_obj_is_true(mp_binary_op(MP_BINARY_OP_LESS, obj, mp_obj_new_int(-most - 1)))) {
+            return false;
+        }
+    }
+    *v = mp_obj_get_int(obj);
+    return true;
+}
+
+mp_int_t llm_get_word(mp_obj_t obj, qstr name) {
+    mp_int_t v;
+    if (!get_word(obj, &v)) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q %s out of range"), name, int_text(obj));
+    }
+    return v;
+}
+
 int llm_get_positive(mp_obj_t obj, qstr name) {
-    mp_int_t v = mp_obj_get_int(obj);
+    mp_int_t v = llm_get_word(obj, name);
     if (v <= 0 || v > 0x7fffffff) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be between 1 and 2**31-1"), name);
     }
@@ -41,9 +70,11 @@ int llm_get_positive(mp_obj_t obj, qstr name) {
 }
 
 int llm_check_range(mp_obj_t obj, int limit, qstr name) {
-    mp_int_t v = mp_obj_get_int(obj);
-    if (v < 0 || v >= limit) {
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q %d out of range 0..%d"), name, (int)v, limit - 1);
+    mp_int_t v;
+    if (!get_word(obj, &v) || v < 0 || v >= limit) {
+        // The value as Python wrote it: a cast to int would show 2**32 as 0.
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q %s out of range 0..%d"), name, int_text(obj),
+            limit - 1);
     }
     return (int)v;
 }

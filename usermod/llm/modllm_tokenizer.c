@@ -29,9 +29,9 @@ static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_
     size_t total;
     const uint8_t *all = llm_get_buf(args[0], &total, MP_BUFFER_READ);
     int vocab = llm_get_positive(args[1], MP_QSTR_vocab_size);
-    mp_int_t start = n_args > 2 ? mp_obj_get_int(args[2]) : 0;
-    mp_int_t size = n_args > 3 ? mp_obj_get_int(args[3]) : -1;
-    mp_int_t index = n_args > 4 ? mp_obj_get_int(args[4]) : -1;
+    mp_int_t start = n_args > 2 ? llm_get_word(args[2], MP_QSTR_start) : 0;
+    mp_int_t size = n_args > 3 ? llm_get_word(args[3], MP_QSTR_size) : -1;
+    mp_int_t index = n_args > 4 ? llm_get_word(args[4], MP_QSTR_index) : -1;
     if (start < 0 || (size_t)start > total || size < -1 || (size >= 0 && (size_t)size > total - (size_t)start)) {
         mp_raise_ValueError(MP_ERROR_TEXT("tokenizer: start and size outside the data"));
     }
