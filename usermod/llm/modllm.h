@@ -97,6 +97,11 @@ int llm_check_range(mp_obj_t obj, int limit, qstr name);
 // count * size can wrap around to a small allocation).
 void *llm_new_array(size_t count, size_t size);
 bool llm_is_writable(mp_obj_t obj);
+// bytes of heap, or NULL when they are not there (callers that can say what
+// they needed raise their own MemoryError).
+void *llm_try_alloc(size_t bytes);
+// Raise a pending exception (Ctrl-C) during a long computation.
+void llm_poll(void);
 
 // ---- buffers held across calls (modllm_args.c) ------------------------------
 // MicroPython has no lock on exported buffers: a bytearray can be resized,

@@ -86,6 +86,22 @@ void *llm_new_array(size_t count, size_t size) {
     return m_malloc(count * size);
 }
 
+void *llm_try_alloc(size_t bytes) {
+    #if MICROPY_ENABLE_DYNRUNTIME
+    return m_realloc_maybe(NULL, bytes, true);
+    #else
+    return m_malloc_maybe(bytes);
+    #endif
+}
+
+void llm_poll(void) {
+    #if !MICROPY_ENABLE_DYNRUNTIME
+    // A Ctrl-C (or any pending exception) raises here.  A native module
+    // cannot reach the scheduler; the VM looks when the call returns.
+    mp_handle_pending(true);
+    #endif
+}
+
 bool llm_is_writable(mp_obj_t obj) {
     mp_buffer_info_t info;
     return mp_get_buffer(obj, &info, MP_BUFFER_WRITE);
