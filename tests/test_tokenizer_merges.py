@@ -178,3 +178,29 @@ def test_100kb_prompt_encodes_as_run_c(tokenizers, which):
     got = firmware_encode(open(path, "rb").read(), vocab, [prompt], timeout=HANG_TIMEOUT)[0]
     assert len(got) > 10000
     assert got == scan_encode(ref, prompt)
+
+
+GENERATE_ENCODES = r'''
+import llm
+m = llm.load(%(model)r, %(tok)r)
+calls = []
+class Counting:
+    def __init__(self, tok):
+        self.tok = tok
+    def encode(self, text, *args):
+        calls.append(text)
+        return self.tok.encode(text, *args)
+    def decode(self, prev, token):
+        return self.tok.decode(prev, token)
+prompt = "Once upon a time " * 50
+plain = m.generate(prompt, steps=300, temperature=0.0)
+m.tokenizer = Counting(m.tokenizer)
+counted = m.generate(prompt, steps=300, temperature=0.0)
+emit("r", [len(calls), calls[0] is prompt if calls else None, plain == counted])
+'''
+
+
+def test_generate_encodes_the_prompt_once_in_place(firmware, stories260k_path, tok512_path):
+    # One tokenizer pass, over the caller's own str (no UTF-8 copy of a long prompt first).
+    res = mpy.snippet(GENERATE_ENCODES % {"model": stories260k_path, "tok": tok512_path})
+    assert res["r"] == [1, True, True]
