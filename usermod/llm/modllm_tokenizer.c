@@ -118,14 +118,15 @@ static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
     // As much as the merges need at most, for the message: the text is read
     // once before anything is allocated, so a prompt that does not fit says
     // so before using the heap up.
-    size_t need = (len + 3) * sizeof(int32_t) + LLM_TOK_MERGE_WORDS(len + 2) * sizeof(int32_t) + pair_bytes;
+    size_t need = (len + 3) * sizeof(int32_t) + (LLM_TOK_MERGE_WORDS(len + 2) + 1) * sizeof(int32_t) + pair_bytes;
     int32_t *tokens = llm_try_alloc((len + 3) * sizeof(int32_t));
     uint8_t *pair = tokens ? llm_try_alloc(pair_bytes) : NULL;
     int n = 0;
     int32_t *work = NULL;
     if (pair != NULL) {
         n = llm_tok_encode_start(t, text, (int)len, bos, tokens);
-        work = llm_try_alloc(LLM_TOK_MERGE_WORDS(n) * sizeof(int32_t));
+        // One word more: an empty text has no tokens, and 0 bytes would be NULL.
+        work = llm_try_alloc((LLM_TOK_MERGE_WORDS(n) + 1) * sizeof(int32_t));
     }
     if (work == NULL) {
         mp_raise_msg_varg(&mp_type_MemoryError,
@@ -138,7 +139,7 @@ static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
         llm_poll();
     }
     n = llm_tok_merge_finish(&merge);
-    m_del(int32_t, work, LLM_TOK_MERGE_WORDS(merge.n));
+    m_del(int32_t, work, LLM_TOK_MERGE_WORDS(merge.n) + 1);
     m_del(uint8_t, pair, pair_bytes);
     if (eos) {
         tokens[n++] = 2;
