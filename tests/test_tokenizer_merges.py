@@ -204,3 +204,19 @@ def test_generate_encodes_the_prompt_once_in_place(firmware, stories260k_path, t
     # One tokenizer pass, over the caller's own str (no UTF-8 copy of a long prompt first).
     res = mpy.snippet(GENERATE_ENCODES % {"model": stories260k_path, "tok": tok512_path})
     assert res["r"] == [1, True, True]
+
+
+def test_prompt_too_big_for_the_heap_says_what_it_needs(firmware, tok512_path):
+    code = r'''
+import _llm
+t = _llm.Tokenizer(load("tok"), 512)
+emit("big", catch(t.encode, "Once upon a time. " * 20000))
+emit("after", len(t.encode("Once upon a time")))
+'''
+    res = mpy.snippet(code, data={"tok": open(tok512_path, "rb").read()}, heapsize="2M")
+    kind, msg = res["big"]
+    assert kind == "MemoryError"
+    assert msg.startswith("encode: a prompt of 360000 bytes needs up to "), msg
+    need = int(msg.split("needs up to ")[1].split()[0])
+    assert need > 2 * 1024 * 1024
+    assert res["after"] > 1
