@@ -1,4 +1,5 @@
 #include <string.h>
+#include "sort.h"
 #include "tokenizer.h"
 
 static int32_t read_i32(const uint8_t *p) {
@@ -65,39 +66,17 @@ static int compare_ids(const llm_tokenizer_t *t, uint32_t a, uint32_t b) {
     return c != 0 ? c : (a < b ? -1 : (a > b));
 }
 
-static void sift_down(const llm_tokenizer_t *t, uint32_t *ids, int root, int end) {
-    for (;;) {
-        int child = 2 * root + 1;
-        if (child >= end) {
-            return;
-        }
-        if (child + 1 < end && compare_ids(t, ids[child], ids[child + 1]) < 0) {
-            child++;
-        }
-        if (compare_ids(t, ids[root], ids[child]) >= 0) {
-            return;
-        }
-        uint32_t tmp = ids[root];
-        ids[root] = ids[child];
-        ids[child] = tmp;
-        root = child;
-    }
+// Ids by piece, then by id: a strict order, so the sort is the same everywhere.
+static int piece_before(const void *ctx, int32_t a, int32_t b) {
+    return compare_ids(ctx, (uint32_t)a, (uint32_t)b) < 0;
 }
 
 void llm_tok_sort(llm_tokenizer_t *t, uint32_t *sorted) {
-    int vocab = t->vocab;
-    for (int i = 0; i < vocab; i++) {
+    for (int i = 0; i < t->vocab; i++) {
         sorted[i] = (uint32_t)i;
     }
-    for (int i = vocab / 2 - 1; i >= 0; i--) {
-        sift_down(t, sorted, i, vocab);
-    }
-    for (int end = vocab - 1; end > 0; end--) {
-        uint32_t tmp = sorted[0];
-        sorted[0] = sorted[end];
-        sorted[end] = tmp;
-        sift_down(t, sorted, 0, end);
-    }
+    // Ids are below 2**31 (vocab is an int), so they are the same as int32.
+    llm_sort_indices((int32_t *)sorted, t->vocab, piece_before, t);
     t->sorted = sorted;
 }
 
