@@ -124,6 +124,8 @@ void llm_held_check(const llm_held_t *h, qstr name);
 // The file mapping that [buf, buf + len) lies in, or MP_OBJ_NULL
 // (modllm_mappedfile.c; always MP_OBJ_NULL off the unix port).
 mp_obj_t llm_mapping_containing(const void *buf, size_t len);
+// A MappedFile's bytes in place (its mapping): true if obj is a MappedFile.
+bool llm_mapped_bytes(mp_obj_t obj, const uint8_t **buf, size_t *len);
 
 // ---- sampler arguments (modllm_sampler.c), shared with Model.sample ---------
 

@@ -4,9 +4,22 @@
 #include "py/runtime.h"
 #include "modllm.h"
 
+// A MappedFile's read-only bytes are its mapping (its buffer protocol gives
+// a heap copy, for memoryviews: modllm_mappedfile.c).
+static bool get_buffer(mp_obj_t obj, mp_buffer_info_t *info, int flags) {
+    const uint8_t *mapped;
+    if (!(flags & MP_BUFFER_WRITE) && llm_mapped_bytes(obj, &mapped, &info->len)) {
+        info->buf = (void *)mapped;
+        return true;
+    }
+    return mp_get_buffer(obj, info, flags);
+}
+
 void *llm_get_buf(mp_obj_t obj, size_t *len, int flags) {
     mp_buffer_info_t info;
-    mp_get_buffer_raise(obj, &info, flags);
+    if (!get_buffer(obj, &info, flags & MP_BUFFER_RW)) {
+        mp_get_buffer_raise(obj, &info, flags);
+    }
     *len = info.len;
     return info.buf;
 }
@@ -109,7 +122,9 @@ bool llm_is_writable(mp_obj_t obj) {
 
 void llm_hold(llm_held_t *h, mp_obj_t obj, qstr name) {
     mp_buffer_info_t info;
-    mp_get_buffer_raise(obj, &info, MP_BUFFER_READ);
+    if (!get_buffer(obj, &info, MP_BUFFER_READ)) {
+        mp_get_buffer_raise(obj, &info, MP_BUFFER_READ);
+    }
     if (mp_obj_get_type(obj)->name == MP_QSTR_memoryview && llm_is_writable(obj)) {
         mp_raise_msg_varg(&mp_type_ValueError,
             MP_ERROR_TEXT("%q: a writable memoryview can outlive its memory; pass the object itself"), name);
@@ -122,7 +137,7 @@ void llm_hold(llm_held_t *h, mp_obj_t obj, qstr name) {
 
 void llm_held_check(const llm_held_t *h, qstr name) {
     mp_buffer_info_t info;
-    if (!mp_get_buffer(h->obj, &info, MP_BUFFER_READ) || info.buf != h->buf || info.len != h->len) {
+    if (!get_buffer(h->obj, &info, MP_BUFFER_READ) || info.buf != h->buf || info.len != h->len) {
         mp_raise_msg_varg(&mp_type_ValueError,
             MP_ERROR_TEXT("%q: the buffer was resized or moved after it was handed over"), name);
     }
