@@ -110,8 +110,9 @@ static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
     bool bos = n_args > 2 ? mp_obj_is_true(args[2]) : true;
     bool eos = n_args > 3 ? mp_obj_is_true(args[3]) : false;
     // Up to len + 3 tokens, and 5 more words per token while merging: the
-    // whole need must fit a size_t and the token count an int.
-    if (len > 0x7fff0000 || len > SIZE_MAX / (6 * sizeof(int32_t)) - 3) {
+    // whole need (24 bytes a token, and the pair buffer) must fit a size_t
+    // and the token count an int.
+    if (len > 0x7fff0000 || len > SIZE_MAX / 32) {
         mp_raise_ValueError(MP_ERROR_TEXT("text too long"));
     }
     size_t pair_bytes = 2 * (size_t)t->max_len + 1;  // max_len <= 0xffff
@@ -130,8 +131,8 @@ static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
     }
     if (work == NULL) {
         mp_raise_msg_varg(&mp_type_MemoryError,
-            MP_ERROR_TEXT("encode: a prompt of %u bytes needs up to %u bytes of heap; shorten it"),
-            (unsigned)len, (unsigned)need);
+            MP_ERROR_TEXT("encode: a prompt of %lu bytes needs up to %lu bytes of heap; shorten it"),
+            (unsigned long)len, (unsigned long)need);
     }
     llm_tok_merge_t merge;
     llm_tok_merge_init(t, &merge, tokens, n, work, pair);
