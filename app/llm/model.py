@@ -115,8 +115,6 @@ class Model:
     def tokens(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
                top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[tuple[int, int]]':
         """Yield (previous token, token) for each position, prompt included."""
-        if isinstance(prompt, str):
-            prompt = prompt.encode("utf-8")
         if temperature is None or temperature < 0:
             temperature = 0.0
         if top_p is None or top_p < 0 or top_p > 1:
@@ -126,6 +124,8 @@ class Model:
         # llama2.c keeps the seed in an unsigned 64-bit int: -5 is 2**64 - 5.
         self._rng[:] = struct.pack("<q" if seed < 0 else "<Q", seed)
         self._next = None  # the KV cache is about to be overwritten
+        # A str goes to the tokenizer as it is: it reads the UTF-8 bytes in
+        # place, where a bytes copy would double a long prompt's memory.
         prompt_tokens = self.tokenizer.encode(prompt)
         self._prompt = prompt_tokens
         yield from self._run(prompt_tokens[0], 0, self._steps(steps), temperature, top_p)

@@ -92,6 +92,9 @@ class Tokenizer:
     def lookup(self, piece: bytes | str) -> int: ...
 
 class MappedFile:
-    """Unix firmware only: a read-only memory map of a host file."""
+    """Unix firmware only: a read-only memory map of a host file, which Model
+    and Tokenizer read in place.  Through the buffer protocol (memoryview,
+    bytes) it gives a copy in the heap, which stays valid after the
+    MappedFile is gone."""
     def __init__(self, path: str) -> None: ...
     def size(self) -> int: ...

@@ -86,6 +86,9 @@ void *llm_get_buf(mp_obj_t obj, size_t *len, int flags);
 float *llm_get_floats(mp_obj_t obj, size_t *count, int flags, qstr name);
 // ValueError unless have >= want.
 void llm_need_count(size_t have, size_t want, qstr name);
+// An int that fits a machine word (mp_int_t); a bigger one raises ValueError
+// (not mp_obj_get_int's OverflowError), a non-int TypeError.
+mp_int_t llm_get_word(mp_obj_t obj, qstr name);
 // An int in 1..2**31-1, or ValueError.
 int llm_get_positive(mp_obj_t obj, qstr name);
 // An int in 0..limit-1, or ValueError.
@@ -94,6 +97,11 @@ int llm_check_range(mp_obj_t obj, int limit, qstr name);
 // count * size can wrap around to a small allocation).
 void *llm_new_array(size_t count, size_t size);
 bool llm_is_writable(mp_obj_t obj);
+// bytes of heap, or NULL when they are not there (callers that can say what
+// they needed raise their own MemoryError).
+void *llm_try_alloc(size_t bytes);
+// Raise a pending exception (Ctrl-C) during a long computation.
+void llm_poll(void);
 
 // ---- buffers held across calls (modllm_args.c) ------------------------------
 // MicroPython has no lock on exported buffers: a bytearray can be resized,
@@ -116,6 +124,8 @@ void llm_held_check(const llm_held_t *h, qstr name);
 // The file mapping that [buf, buf + len) lies in, or MP_OBJ_NULL
 // (modllm_mappedfile.c; always MP_OBJ_NULL off the unix port).
 mp_obj_t llm_mapping_containing(const void *buf, size_t len);
+// A MappedFile's bytes in place (its mapping): true if obj is a MappedFile.
+bool llm_mapped_bytes(mp_obj_t obj, const uint8_t **buf, size_t *len);
 
 // ---- sampler arguments (modllm_sampler.c), shared with Model.sample ---------
 

@@ -127,7 +127,7 @@ static mp_obj_t llm_attention_q8_fn(size_t n_args, const mp_obj_t *args) {
     float *ks = llm_get_floats(args[5], &nks, MP_BUFFER_READ, MP_QSTR_ks);
     int8_t *v = llm_get_buf(args[6], &nv, MP_BUFFER_READ);
     float *vs = llm_get_floats(args[7], &nvs, MP_BUFFER_READ, MP_QSTR_vs);
-    mp_int_t pos = mp_obj_get_int(args[8]);
+    mp_int_t pos = llm_get_word(args[8], MP_QSTR_pos);
     size_t heads = n_args > 9 ? (size_t)llm_get_positive(args[9], MP_QSTR_heads) : 1;
     size_t hs = no / heads;
     if (no == 0 || no % heads != 0 || hs == 0 || hs > LLM_MAX_CACHE_HEAD || nq != no) {
@@ -186,7 +186,7 @@ static mp_obj_t llm_rope_fn(mp_obj_t vec_in, mp_obj_t hs_in, mp_obj_t pos_in) {
     size_t n;
     float *vec = llm_get_floats(vec_in, &n, MP_BUFFER_WRITE, MP_QSTR_vec);
     int hs = check_head_size(hs_in);
-    mp_int_t pos = mp_obj_get_int(pos_in);
+    mp_int_t pos = llm_get_word(pos_in, MP_QSTR_pos);
     if (pos < 0 || pos > 0x7fffffff) {
         mp_raise_ValueError(MP_ERROR_TEXT("pos must be between 0 and 2**31-1"));
     }
@@ -210,8 +210,8 @@ static mp_obj_t llm_attention_fn(size_t n_args, const mp_obj_t *args) {
     float *q = llm_get_floats(args[2], &nq, MP_BUFFER_READ, MP_QSTR_q);
     float *k = llm_get_floats(args[3], &nk, MP_BUFFER_READ, MP_QSTR_k);
     float *v = llm_get_floats(args[4], &nv, MP_BUFFER_READ, MP_QSTR_v);
-    mp_int_t pos = mp_obj_get_int(args[5]);
-    mp_int_t stride = mp_obj_get_int(args[6]);
+    mp_int_t pos = llm_get_word(args[5], MP_QSTR_pos);
+    mp_int_t stride = llm_get_word(args[6], MP_QSTR_stride);
     if (hs == 0 || nq != hs) {
         mp_raise_ValueError(MP_ERROR_TEXT("attention: out and q must have the same non-zero length"));
     }

@@ -2,6 +2,7 @@
 // keeps host weights out of the heap, as ROMFS does on the chip.  Also the
 // registry of live mappings that Model and Tokenizer consult
 // (llm_mapping_containing) to keep a mapping alive while they read it.
+#include <string.h>
 #include "py/runtime.h"
 #include "modllm.h"
 
@@ -71,6 +72,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 typedef struct {
     mp_obj_base_t base;
     llm_mapping_t *map;
+    uint8_t *copy;  // the bytes in the heap, made for the buffer protocol
 } llm_mapped_obj_t;
 
 static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
@@ -84,6 +86,7 @@ static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, si
     map->len = 0;
     map->next = NULL;
     self->map = map;
+    self->copy = NULL;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         mp_raise_OSError(errno);
@@ -111,12 +114,34 @@ static mp_obj_t llm_mapped_make_new(const mp_obj_type_t *type, size_t n_args, si
     return MP_OBJ_FROM_PTR(self);
 }
 
+extern const mp_obj_type_t llm_mapped_type;
+
+bool llm_mapped_bytes(mp_obj_t obj, const uint8_t **buf, size_t *len) {
+    if (mp_obj_get_type(obj) != &llm_mapped_type) {
+        return false;
+    }
+    llm_mapped_obj_t *self = MP_OBJ_TO_PTR(obj);
+    *buf = self->map->addr;
+    *len = self->map->len;
+    return true;
+}
+
+// The buffer protocol gives a copy in the heap, made once.  A memoryview
+// keeps only the address of its bytes, which keeps a heap block alive but
+// not a mapping: a view of the mapping itself would read unmapped memory
+// once the MappedFile is collected.  _llm's own readers (Model, Tokenizer,
+// the kernels) take the mapping through llm_mapped_bytes() instead, and
+// keep it mapped while they use it.
 static mp_int_t llm_mapped_get_buffer(mp_obj_t self_in, mp_buffer_info_t *info, mp_uint_t flags) {
     llm_mapped_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (flags & MP_BUFFER_WRITE) {
         return 1;
     }
-    info->buf = self->map->addr;
+    if (self->copy == NULL) {
+        self->copy = m_new(uint8_t, self->map->len);
+        memcpy(self->copy, self->map->addr, self->map->len);
+    }
+    info->buf = self->copy;
     info->len = self->map->len;
     info->typecode = 'B';
     return 0;
@@ -133,9 +158,10 @@ static const mp_rom_map_elem_t llm_mapped_locals_dict_table[] = {
 };
 static MP_DEFINE_CONST_DICT(llm_mapped_locals_dict, llm_mapped_locals_dict_table);
 
-// MappedFile(path): the file's bytes through the buffer protocol, read-only.
-// The file stays mapped while this object, or a Model or Tokenizer over any
-// part of its bytes (also through a memoryview), is alive.
+// MappedFile(path): a file's bytes, read-only, for Model and Tokenizer, which
+// read them in place.  The file stays mapped while this object, or a Model
+// or Tokenizer over it, is alive.  Anything else (memoryview, bytes) gets a
+// heap copy through the buffer protocol (see llm_mapped_get_buffer).
 MP_DEFINE_CONST_OBJ_TYPE(
     llm_mapped_type,
     MP_QSTR_MappedFile,
@@ -146,6 +172,13 @@ MP_DEFINE_CONST_OBJ_TYPE(
     );
 
 #else
+
+bool llm_mapped_bytes(mp_obj_t obj, const uint8_t **buf, size_t *len) {
+    (void)obj;
+    (void)buf;
+    (void)len;
+    return false;
+}
 
 mp_obj_t llm_mapping_containing(const void *buf, size_t len) {
     (void)buf;

@@ -127,7 +127,7 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     llm_model_t *m = &self->m;
     llm_config_t *c = &m->cfg;
     get_config(args[2], c);
-    mp_int_t ctx = mp_obj_get_int(args[3]);
+    mp_int_t ctx = llm_get_word(args[3], MP_QSTR_ctx);
     if (ctx <= 0 || ctx > c->seq_len) {
         mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
     }
@@ -264,7 +264,7 @@ MP_DEFINE_CONST_FUN_OBJ_3(llm_memory_obj, llm_memory_fn);
 // n and return what is in effect (1 where there is no second core).
 static mp_obj_t llm_threads_fn(size_t n_args, const mp_obj_t *args) {
     if (n_args > 0) {
-        mp_int_t n = mp_obj_get_int(args[0]);
+        mp_int_t n = llm_get_word(args[0], MP_QSTR_threads);
         if (n < 1 || n > 2) {
             mp_raise_ValueError(MP_ERROR_TEXT("threads must be 1 or 2"));
         }

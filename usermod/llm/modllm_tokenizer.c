@@ -29,9 +29,9 @@ static mp_obj_t llm_tok_make_new(const mp_obj_type_t *type, size_t n_args, size_
     size_t total;
     const uint8_t *all = llm_get_buf(args[0], &total, MP_BUFFER_READ);
     int vocab = llm_get_positive(args[1], MP_QSTR_vocab_size);
-    mp_int_t start = n_args > 2 ? mp_obj_get_int(args[2]) : 0;
-    mp_int_t size = n_args > 3 ? mp_obj_get_int(args[3]) : -1;
-    mp_int_t index = n_args > 4 ? mp_obj_get_int(args[4]) : -1;
+    mp_int_t start = n_args > 2 ? llm_get_word(args[2], MP_QSTR_start) : 0;
+    mp_int_t size = n_args > 3 ? llm_get_word(args[3], MP_QSTR_size) : -1;
+    mp_int_t index = n_args > 4 ? llm_get_word(args[4], MP_QSTR_index) : -1;
     if (start < 0 || (size_t)start > total || size < -1 || (size >= 0 && (size_t)size > total - (size_t)start)) {
         mp_raise_ValueError(MP_ERROR_TEXT("tokenizer: start and size outside the data"));
     }
@@ -97,25 +97,58 @@ static size_t c_string_len(const uint8_t *s, size_t len) {
     return nul ? (size_t)(nul - s) : len;
 }
 
+// Merges between two looks for Ctrl-C: a few milliseconds on the S3.
+#define MERGES_PER_POLL (2048)
+
 // encode(text, bos=True, eos=False) -> list of token ids
 static mp_obj_t llm_tok_encode_fn(size_t n_args, const mp_obj_t *args) {
     llm_tok_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    const llm_tokenizer_t *t = &self->tok;
     size_t len;
     const uint8_t *text = (const uint8_t *)mp_obj_str_get_data(args[1], &len);
     len = c_string_len(text, len);
     bool bos = n_args > 2 ? mp_obj_is_true(args[2]) : true;
     bool eos = n_args > 3 ? mp_obj_is_true(args[3]) : false;
-    if (len > 0x7fff0000 || len > SIZE_MAX / sizeof(int32_t) - 3) {
+    // Up to len + 3 tokens, and 5 more words per token while merging: the
+    // whole need (24 bytes a token, and the pair buffer) must fit a size_t
+    // and the token count an int.
+    if (len > 0x7fff0000 || len > SIZE_MAX / 32) {
         mp_raise_ValueError(MP_ERROR_TEXT("text too long"));
     }
-    int32_t *tokens = llm_new_array(len + 3, sizeof(int32_t));
-    uint8_t *pair = m_new(uint8_t, 2 * (size_t)self->tok.max_len + 1);  // max_len <= 0xffff
-    int n = llm_tok_encode(&self->tok, text, (int)len, bos, eos, tokens, pair);
+    size_t pair_bytes = 2 * (size_t)t->max_len + 1;  // max_len <= 0xffff
+    // As much as the merges need at most, for the message: the text is read
+    // once before anything is allocated, so a prompt that does not fit says
+    // so before using the heap up.
+    size_t need = (len + 3) * sizeof(int32_t) + (LLM_TOK_MERGE_WORDS(len + 2) + 1) * sizeof(int32_t) + pair_bytes;
+    int32_t *tokens = llm_try_alloc((len + 3) * sizeof(int32_t));
+    uint8_t *pair = tokens ? llm_try_alloc(pair_bytes) : NULL;
+    int n = 0;
+    int32_t *work = NULL;
+    if (pair != NULL) {
+        n = llm_tok_encode_start(t, text, (int)len, bos, tokens);
+        // One word more: an empty text has no tokens, and 0 bytes would be NULL.
+        work = llm_try_alloc((LLM_TOK_MERGE_WORDS(n) + 1) * sizeof(int32_t));
+    }
+    if (work == NULL) {
+        mp_raise_msg_varg(&mp_type_MemoryError,
+            MP_ERROR_TEXT("encode: a prompt of %lu bytes needs up to %lu bytes of heap; shorten it"),
+            (unsigned long)len, (unsigned long)need);
+    }
+    llm_tok_merge_t merge;
+    llm_tok_merge_init(t, &merge, tokens, n, work, pair);
+    while (llm_tok_merge_run(t, &merge, MERGES_PER_POLL) > 0) {
+        llm_poll();
+    }
+    n = llm_tok_merge_finish(&merge);
+    m_del(int32_t, work, LLM_TOK_MERGE_WORDS(merge.n) + 1);
+    m_del(uint8_t, pair, pair_bytes);
+    if (eos) {
+        tokens[n++] = 2;
+    }
     mp_obj_t list = mp_obj_new_list(0, NULL);
     for (int i = 0; i < n; i++) {
         mp_obj_list_append(list, MP_OBJ_NEW_SMALL_INT(tokens[i]));
     }
-    m_del(uint8_t, pair, 2 * (size_t)self->tok.max_len + 1);
     m_del(int32_t, tokens, len + 3);
     return list;
 }

@@ -69,8 +69,18 @@ void llm_parallel_for(llm_job_fn fn, void *job, int n, long cost_per_item) {
 // Hand-offs happen a few hundred times per token, so both sides spin briefly
 // on an atomic before sleeping: a condition-variable wake-up alone costs more
 // than a small matmul.
+//
+// Ctrl-C: the unix port raises KeyboardInterrupt from its SIGINT handler by
+// a non-local jump out of whatever the interrupted thread runs.  Leaving a
+// hand-off that way would leave `lock` held (both threads then wait on it
+// for good) or the worker running a job on a stack frame that is gone.  So
+// the worker never takes SIGINT (it blocks every signal), and the main
+// thread holds SIGINT back from llm_worker_submit() until llm_worker_wait()
+// has seen the job finish: a Ctrl-C in between is delivered, and jumps, only
+// once the worker is idle again.
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 
 #define SPINS (20000)
 
@@ -114,10 +124,32 @@ static void *worker_main(void *arg) {
     }
 }
 
+// The caller's signal mask while SIGINT is held back (main thread only).
+static sigset_t saved_mask;
+
+static void hold_interrupts(void) {
+    sigset_t sigint;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigint, &saved_mask);
+}
+
+// A Ctrl-C that came meanwhile is delivered here, and may jump from here.
+static void release_interrupts(void) {
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+}
+
 int llm_worker_start(void) {
     store(&quit, 0);
     store(&busy, 0);
-    return pthread_create(&worker, NULL, worker_main, NULL);
+    // The worker inherits a mask that blocks every signal, so that the
+    // process's signals (Ctrl-C among them) always go to the main thread.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int err = pthread_create(&worker, NULL, worker_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
 
 static void signal_worker(void) {
@@ -127,12 +159,16 @@ static void signal_worker(void) {
 }
 
 void llm_worker_stop(void) {
+    hold_interrupts();
     store(&quit, 1);
     signal_worker();
     pthread_join(worker, NULL);
+    release_interrupts();
 }
 
+// Holds SIGINT back until the matching llm_worker_wait().
 void llm_worker_submit(llm_job_fn fn, void *job, int start, int end) {
+    hold_interrupts();
     pending_fn = fn;
     pending_job = job;
     pending_start = start;
@@ -149,6 +185,7 @@ void llm_worker_wait(void) {
             sched_yield();  // the worker may be waiting for this core
         }
     }
+    release_interrupts();
 }
 
 #elif !defined(ESP_PLATFORM)

@@ -18,7 +18,10 @@ void llm_parallel_for(llm_job_fn fn, void *job, int n, long cost_per_item);
 int llm_parallel_set_threads(int threads);
 int llm_parallel_threads(void);
 
-// Backend interface, implemented once per platform.
+// Backend interface, implemented once per platform.  submit and wait come
+// in pairs: the job struct must stay valid until wait returns, and a backend
+// whose platform interrupts by a non-local jump (the unix port's Ctrl-C)
+// holds interrupts back in between.
 int llm_worker_start(void);                       // 0 on success
 void llm_worker_stop(void);
 void llm_worker_submit(llm_job_fn fn, void *job, int start, int end);

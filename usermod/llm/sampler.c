@@ -1,5 +1,6 @@
 #include "kernels.h"
 #include "sampler.h"
+#include "sort.h"
 
 uint32_t llm_random_u32(uint64_t *state) {
     *state ^= *state >> 12;
@@ -25,41 +26,9 @@ int llm_sample_mult(const float *probs, int n, float coin) {
 
 // Descending by probability; equal probabilities keep ascending index, which
 // is what glibc's (merge-sort based) qsort gives llama2.c.
-static int ranks_before(const float *probs, int32_t a, int32_t b) {
+static int ranks_before(const void *ctx, int32_t a, int32_t b) {
+    const float *probs = ctx;
     return probs[a] > probs[b] || (probs[a] == probs[b] && a < b);
-}
-
-// Heap sort: no recursion and no extra memory, so it is safe on a small stack.
-static void sift_down(const float *probs, int32_t *idx, int root, int end) {
-    for (;;) {
-        int child = 2 * root + 1;
-        if (child >= end) {
-            return;
-        }
-        // Min-heap on rank order, so the last-ranked candidate is at the root.
-        if (child + 1 < end && ranks_before(probs, idx[child], idx[child + 1])) {
-            child++;
-        }
-        if (!ranks_before(probs, idx[root], idx[child])) {
-            return;
-        }
-        int32_t tmp = idx[root];
-        idx[root] = idx[child];
-        idx[child] = tmp;
-        root = child;
-    }
-}
-
-static void sort_by_rank(const float *probs, int32_t *idx, int n) {
-    for (int i = n / 2 - 1; i >= 0; i--) {
-        sift_down(probs, idx, i, n);
-    }
-    for (int end = n - 1; end > 0; end--) {
-        int32_t tmp = idx[0];
-        idx[0] = idx[end];
-        idx[end] = tmp;
-        sift_down(probs, idx, 0, end);
-    }
 }
 
 int llm_sample_topp(const float *probs, int n, float topp, float coin, int32_t *scratch) {
@@ -76,7 +45,7 @@ int llm_sample_topp(const float *probs, int n, float topp, float coin, int32_t *
         // Only reachable with NaN probabilities; llama2.c would read garbage.
         return llm_sample_mult(probs, n, coin);
     }
-    sort_by_rank(probs, scratch, n0);
+    llm_sort_indices(scratch, n0, ranks_before, probs);
     float cumulative = 0.0f;
     int last = n0 - 1;
     for (int i = 0; i < n0; i++) {

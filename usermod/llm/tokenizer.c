@@ -1,4 +1,5 @@
 #include <string.h>
+#include "sort.h"
 #include "tokenizer.h"
 
 static int32_t read_i32(const uint8_t *p) {
@@ -65,39 +66,17 @@ static int compare_ids(const llm_tokenizer_t *t, uint32_t a, uint32_t b) {
     return c != 0 ? c : (a < b ? -1 : (a > b));
 }
 
-static void sift_down(const llm_tokenizer_t *t, uint32_t *ids, int root, int end) {
-    for (;;) {
-        int child = 2 * root + 1;
-        if (child >= end) {
-            return;
-        }
-        if (child + 1 < end && compare_ids(t, ids[child], ids[child + 1]) < 0) {
-            child++;
-        }
-        if (compare_ids(t, ids[root], ids[child]) >= 0) {
-            return;
-        }
-        uint32_t tmp = ids[root];
-        ids[root] = ids[child];
-        ids[child] = tmp;
-        root = child;
-    }
+// Ids by piece, then by id: a strict order, so the sort is the same everywhere.
+static int piece_before(const void *ctx, int32_t a, int32_t b) {
+    return compare_ids(ctx, (uint32_t)a, (uint32_t)b) < 0;
 }
 
 void llm_tok_sort(llm_tokenizer_t *t, uint32_t *sorted) {
-    int vocab = t->vocab;
-    for (int i = 0; i < vocab; i++) {
+    for (int i = 0; i < t->vocab; i++) {
         sorted[i] = (uint32_t)i;
     }
-    for (int i = vocab / 2 - 1; i >= 0; i--) {
-        sift_down(t, sorted, i, vocab);
-    }
-    for (int end = vocab - 1; end > 0; end--) {
-        uint32_t tmp = sorted[0];
-        sorted[0] = sorted[end];
-        sorted[end] = tmp;
-        sift_down(t, sorted, 0, end);
-    }
+    // Ids are below 2**31 (vocab is an int), so they are the same as int32.
+    llm_sort_indices((int32_t *)sorted, t->vocab, piece_before, t);
     t->sorted = sorted;
 }
 
@@ -126,8 +105,7 @@ int llm_tok_lookup(const llm_tokenizer_t *t, const uint8_t *s, int len) {
     return -1;
 }
 
-int llm_tok_encode(const llm_tokenizer_t *t, const uint8_t *text, int len, int bos, int eos,
-    int32_t *tokens, uint8_t *pair) {
+int llm_tok_encode_start(const llm_tokenizer_t *t, const uint8_t *text, int len, int bos, int32_t *tokens) {
     int n = 0;
     if (bos) {
         tokens[n++] = 1;
@@ -155,35 +133,157 @@ int llm_tok_encode(const llm_tokenizer_t *t, const uint8_t *text, int len, int b
         }
         i += cp_len;
     }
-    // Merge the best-scoring adjacent pair until none is in the vocabulary.
-    for (;;) {
-        float best_score = -1e10f;
-        int best_id = -1, best_idx = -1;
-        for (int i = 0; i + 1 < n; i++) {
-            int alen, blen;
-            const uint8_t *a = llm_tok_piece(t, tokens[i], &alen);
-            const uint8_t *b = llm_tok_piece(t, tokens[i + 1], &blen);
-            memcpy(pair, a, (size_t)alen);
-            memcpy(pair + alen, b, (size_t)blen);
-            int id = llm_tok_lookup(t, pair, alen + blen);
-            if (id >= 0) {
-                float score = llm_tok_score(t, id);
-                if (score > best_score) {
-                    best_score = score;
-                    best_id = id;
-                    best_idx = i;
-                }
-            }
-        }
-        if (best_idx < 0) {
+    return n;
+}
+
+// ---- merges ----
+// llama2.c merges, until none is left, the adjacent pair whose merged piece
+// scores best (strictly above -1e10; of equal scores the leftmost), and
+// looks every pair up again after each merge: quadratic in the prompt.
+// These are the same merges in the same order, each pair looked up once:
+// the tokens are a linked list of slots, and a heap holds the slots whose
+// pair with the next slot merges, best score first, then leftmost.  A merge
+// keeps the left slot and unlinks the right one, so slots stay in text order
+// and a slot number orders pairs by position.
+
+static float pair_score(const llm_tokenizer_t *t, const llm_tok_merge_t *s, int32_t slot) {
+    return llm_tok_score(t, s->pair[slot]);
+}
+
+static int merges_before(const llm_tokenizer_t *t, const llm_tok_merge_t *s, int32_t a, int32_t b) {
+    float sa = pair_score(t, s, a), sb = pair_score(t, s, b);
+    return sa > sb || (sa == sb && a < b);
+}
+
+static void heap_place(llm_tok_merge_t *s, int i, int32_t slot) {
+    s->heap[i] = slot;
+    s->where[slot] = i;
+}
+
+static void heap_up(const llm_tokenizer_t *t, llm_tok_merge_t *s, int i) {
+    int32_t slot = s->heap[i];
+    while (i > 0) {
+        int parent = (i - 1) / 2;
+        if (!merges_before(t, s, slot, s->heap[parent])) {
             break;
         }
-        tokens[best_idx] = best_id;
-        memmove(tokens + best_idx + 1, tokens + best_idx + 2, (size_t)(n - best_idx - 2) * sizeof(int32_t));
-        n--;
+        heap_place(s, i, s->heap[parent]);
+        i = parent;
     }
-    if (eos) {
-        tokens[n++] = 2;
+    heap_place(s, i, slot);
+}
+
+static void heap_down(const llm_tokenizer_t *t, llm_tok_merge_t *s, int i) {
+    int32_t slot = s->heap[i];
+    for (;;) {
+        int child = 2 * i + 1;
+        if (child >= s->heap_n) {
+            break;
+        }
+        if (child + 1 < s->heap_n && merges_before(t, s, s->heap[child + 1], s->heap[child])) {
+            child++;
+        }
+        if (!merges_before(t, s, s->heap[child], slot)) {
+            break;
+        }
+        heap_place(s, i, s->heap[child]);
+        i = child;
+    }
+    heap_place(s, i, slot);
+}
+
+static void heap_remove(const llm_tokenizer_t *t, llm_tok_merge_t *s, int32_t slot) {
+    int i = s->where[slot];
+    s->where[slot] = -1;
+    int32_t last = s->heap[--s->heap_n];
+    if (i < s->heap_n) {
+        heap_place(s, i, last);
+        heap_up(t, s, i);
+        heap_down(t, s, s->where[last]);
+    }
+}
+
+// The token that merges slot with the next one (-1: none, or a score
+// llama2.c would never pick).
+static int32_t find_pair(const llm_tokenizer_t *t, llm_tok_merge_t *s, int32_t slot) {
+    int32_t right = s->next[slot];
+    if (right < 0) {
+        return -1;
+    }
+    int alen, blen;
+    const uint8_t *a = llm_tok_piece(t, s->tokens[slot], &alen);
+    const uint8_t *b = llm_tok_piece(t, s->tokens[right], &blen);
+    memcpy(s->buf, a, (size_t)alen);
+    memcpy(s->buf + alen, b, (size_t)blen);
+    int id = llm_tok_lookup(t, s->buf, alen + blen);
+    return id >= 0 && llm_tok_score(t, id) > -1e10f ? id : -1;
+}
+
+// slot's pair changed: look it up again and move it in or out of the heap.
+static void refresh(const llm_tokenizer_t *t, llm_tok_merge_t *s, int32_t slot) {
+    if (s->where[slot] >= 0) {
+        heap_remove(t, s, slot);
+    }
+    s->pair[slot] = find_pair(t, s, slot);
+    if (s->pair[slot] >= 0) {
+        heap_place(s, s->heap_n++, slot);
+        heap_up(t, s, s->heap_n - 1);
+    }
+}
+
+void llm_tok_merge_init(const llm_tokenizer_t *t, llm_tok_merge_t *s, int32_t *tokens, int n, int32_t *work,
+    uint8_t *buf) {
+    s->tokens = tokens;
+    s->n = n;
+    s->next = work;
+    s->prev = work + n;
+    s->pair = work + 2 * (size_t)n;
+    s->heap = work + 3 * (size_t)n;
+    s->where = work + 4 * (size_t)n;
+    s->buf = buf;
+    s->heap_n = 0;
+    for (int i = 0; i < n; i++) {
+        s->next[i] = i + 1 < n ? i + 1 : -1;
+        s->prev[i] = i - 1;
+        s->where[i] = -1;
+    }
+    for (int i = 0; i < n; i++) {
+        s->pair[i] = find_pair(t, s, i);
+        if (s->pair[i] >= 0) {
+            heap_place(s, s->heap_n++, i);
+        }
+    }
+    for (int i = s->heap_n / 2 - 1; i >= 0; i--) {
+        heap_down(t, s, i);
+    }
+}
+
+int llm_tok_merge_run(const llm_tokenizer_t *t, llm_tok_merge_t *s, int max_merges) {
+    for (int done = 0; done < max_merges && s->heap_n > 0; done++) {
+        int32_t left = s->heap[0];
+        int32_t right = s->next[left];
+        s->tokens[left] = s->pair[left];
+        int32_t after = s->next[right];
+        s->next[left] = after;
+        if (after >= 0) {
+            s->prev[after] = left;
+        }
+        if (s->where[right] >= 0) {
+            heap_remove(t, s, right);
+        }
+        refresh(t, s, left);
+        if (s->prev[left] >= 0) {
+            refresh(t, s, s->prev[left]);
+        }
+    }
+    return s->heap_n;
+}
+
+int llm_tok_merge_finish(llm_tok_merge_t *s) {
+    int n = 0;
+    // Slot 0 is never the right one of a pair, so the list starts there.
+    for (int32_t slot = s->n > 0 ? 0 : -1; slot >= 0; slot = s->next[slot]) {
+        s->tokens[n++] = s->tokens[slot];
     }
     return n;
 }

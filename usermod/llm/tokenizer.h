@@ -41,12 +41,36 @@ float llm_tok_score(const llm_tokenizer_t *t, int id);
 // Id of the token whose piece is exactly s[len], or -1.
 int llm_tok_lookup(const llm_tokenizer_t *t, const uint8_t *s, int len);
 
-// Encode text as llama2.c does: optional BOS (1), a dummy-prefix " " when
-// the text is not empty, UTF-8 code points or byte fallback (byte + 3), then
-// greedy merges by best score; optional EOS (2).  tokens needs len + 3
-// entries and pair needs 2 * t->max_len bytes.  Returns the count.
-int llm_tok_encode(const llm_tokenizer_t *t, const uint8_t *text, int len, int bos, int eos,
-    int32_t *tokens, uint8_t *pair);
+// Encoding text as llama2.c does, in steps so that the caller can poll for
+// Ctrl-C between them:
+//
+// llm_tok_encode_start: optional BOS (1), a dummy-prefix " " when the text
+// is not empty, then UTF-8 code points or byte fallback (byte + 3), into
+// tokens (len + 2 entries); returns their count n.
+int llm_tok_encode_start(const llm_tokenizer_t *t, const uint8_t *text, int len, int bos, int32_t *tokens);
+
+// The merges, greedy by best score as llama2.c's, in O(n log n) time.
+typedef struct {
+    int32_t *tokens;          // [n] the token in each slot
+    int32_t *next, *prev;     // [n] the neighbouring live slots, -1 at the ends
+    int32_t *pair;            // [n] the token slot and next merge into, or -1
+    int32_t *heap;            // [heap_n] slots whose pair merges, best first
+    int32_t *where;           // [n] a slot's place in heap, or -1
+    uint8_t *buf;             // 2 * max_len bytes: a pair's pieces joined
+    int n, heap_n;
+} llm_tok_merge_t;
+
+// Set up merging tokens[n] in place; work holds LLM_TOK_MERGE_WORDS(n)
+// int32, buf 2 * t->max_len bytes.
+#define LLM_TOK_MERGE_WORDS(n) (5 * (size_t)(n))
+void llm_tok_merge_init(const llm_tokenizer_t *t, llm_tok_merge_t *s, int32_t *tokens, int n, int32_t *work,
+    uint8_t *buf);
+// Up to max_merges merges; returns the number of mergeable pairs left (0:
+// done).
+int llm_tok_merge_run(const llm_tokenizer_t *t, llm_tok_merge_t *s, int max_merges);
+// Once done: the merged tokens moved to the front of tokens; returns their
+// count.  An EOS (2), if wanted, goes after them.
+int llm_tok_merge_finish(llm_tok_merge_t *s);
 
 // The bytes llama2.c's decode() gives for token id after prev: the space
 // after BOS dropped, and "<0xXX>" pieces turned into the raw byte (stored in
