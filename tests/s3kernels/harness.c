@@ -381,7 +381,7 @@ static uint32_t fnv(const void *p, size_t n, uint32_t h) {
     return h;
 }
 
-static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int steps, int kv_q8, int hash,
+static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int steps, int kv_type, int hash,
     const char *prompt) {
     int32_t hdr[7];
     memcpy(hdr, file, sizeof(hdr));
@@ -430,9 +430,12 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     }
     #undef T
     m->ctx = steps < c->seq_len ? steps : c->seq_len;
-    m->kv_q8 = kv_q8;
+    if (!llm_kv_type_ok(kv_type)) {
+        return 2;
+    }
+    m->kv.type = (llm_type_t)kv_type;
     void *state = alloc((size_t)llm_state_bytes(c, m->ctx));
-    void *kv = alloc((size_t)llm_kv_bytes(c, m->ctx, kv_q8));
+    void *kv = alloc((size_t)llm_model_kv_bytes(c, m->ctx, m->kv.type));
     if (!state || !kv) {
         return 2;
     }

@@ -58,8 +58,9 @@ def sample(logits: Buffer, temperature: float, top_p: float, rng: Buffer, scratc
     """llama2.c's sample(): argmax at temperature 0, else softmax(logits /
     temperature) and multinomial or top-p.  Overwrites logits; scratch holds
     len(logits) int32."""
-def memory(config: Sequence[int], ctx: int, kv_int8: bool) -> tuple[int, int]:
-    """(activation bytes, KV cache bytes) a Model allocates on the heap."""
+def memory(config: Sequence[int], ctx: int, kv_type: int) -> tuple[int, int]:
+    """(activation bytes, KV cache bytes) a Model allocates on the heap;
+    kv_type as Model's."""
 @overload
 def threads() -> int: ...
 @overload
@@ -71,10 +72,13 @@ class Model:
 
     table: int32 (offset, type, group_size, scales_offset) for the embedding,
     then per layer rms_att wq wk wv wo rms_ffn w1 w2 w3, then rms_final and
-    the classifier; type 0 is float32, 1 int8 with half scales.  config:
-    (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len).
+    the classifier; type 0 is float32, 1 int8 with half scales (the tensor
+    types of llm/fileformat.py).  config: (dim, hidden_dim, n_layers, n_heads,
+    n_kv_heads, vocab_size, seq_len).  kv_type: the KV cache's tensor type,
+    one of fileformat.KV_TYPES (0 float32, 1 int8 with a scale per head and
+    position); any other value raises ValueError.
     """
-    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_int8: bool) -> None: ...
+    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_type: int) -> None: ...
     def forward(self, token: int, pos: int) -> None: ...
     def sample(self, temperature: float, top_p: float, rng: Buffer) -> int: ...
     def logits(self) -> memoryview: ...

@@ -2,7 +2,6 @@
 #include <string.h>
 #include "attention_q8.h"
 #include "kernels.h"
-#include "transformer.h"  // LLM_MAX_CACHE_HEAD
 #if LLM_ATT_Q8_PIE
 // llm_div_s3, the S3's division inline; the header's other kernels are
 // kernels.c's, unused here.
@@ -398,7 +397,7 @@ static float scores_pie(float *att, const int8_t *qv, int qlen, float c, const i
 #endif
 
 // nh (1 or 2) query heads over one KV head; see llm_attention_q8i.  pie
-// (a constant): the S3's cache layout and SIMD (attention_q8.h), else
+// (a constant): the S3's cache layout and SIMD (kv_cache.h), else
 // keys and values transposed with rows of ctx.
 static inline void attention_q8_heads(float *const *out, float *const *att, const int8_t *const *q, const float *c,
     int nh, const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int n, int head_size,

@@ -43,7 +43,7 @@
 #endif
 
 // X-macro helpers over name lists (fileformat.h's, the method lists below).
-#define LLM_QSTR_ITEM(name) MP_QSTR_##name,
+#define LLM_QSTR_ITEM(name, ...) MP_QSTR_##name,
 #define LLM_COUNT_ITEM(name) +1
 
 // A type's methods, from one list of X(qstr, function object):

@@ -8,7 +8,7 @@
 
 #include "attention_q8.h"
 #include "kernels.h"
-#include "transformer.h"  // LLM_MAX_CACHE_HEAD
+#include "kv_cache.h"  // LLM_MAX_CACHE_HEAD
 
 // matmul(out, x, w): out[d] = w[d][n] @ x[n], with n = len(x), d = len(out).
 static mp_obj_t llm_matmul(mp_obj_t out_in, mp_obj_t x_in, mp_obj_t w_in) {
