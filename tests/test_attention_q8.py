@@ -352,12 +352,23 @@ emit("head 257", catch(_llm.attention_q8, F(257), F(1), B(257), F(1), B(257), F(
 emit("heads 0", catch(_llm.attention_q8, F(8), F(16), B(8), F(1), B(128), F(16), B(128), F(16), 3, 0))
 emit("heads not dividing", catch(_llm.attention_q8, F(8), F(48), B(8), F(3), B(128), F(16), B(128), F(16), 3, 3))
 emit("out read-only", catch(_llm.attention_q8, bytes(32), F(16), B(8), F(1), B(128), F(16), B(128), F(16), 3))
+# A value scale outside [0, max float] (issue 18, defect 4: it made the weights' int conversion undefined).
+for bad in (-1.0, -1e30, float("-inf"), float("inf"), float("nan")):
+    vs = F(16)
+    vs[2] = bad
+    emit("vs %r" % bad, catch(_llm.attention_q8, F(8), F(16), B(8), F(1), B(128), F(16), B(128), vs, 15))
+vs = F(16)
+vs[2] = 0.0
+emit("vs zero", catch(_llm.attention_q8, F(8), F(16), B(8), F(1), B(128), F(16), B(128), vs, 15))
 ''')
     assert res["ok"] == ["ok", None] and res["ok 2 heads"] == ["ok", None]
     for name in ("pos at ctx", "pos negative", "att short of ctx", "att short of heads", "qs short of heads",
                  "k short", "v short", "vs short", "q length", "head 257", "heads 0", "heads not dividing"):
         assert res[name][0] == "ValueError", name
     assert res["out read-only"][0] == "TypeError"
+    for bad in ("-1.0", "-1e+30", "-inf", "inf", "nan"):
+        assert res["vs " + bad][0] == "ValueError" and "vs must be finite" in res["vs " + bad][1], bad
+    assert res["vs zero"] == ["ok", None]
 
 
 # ---- the S3's SIMD attention on the emulated core ---------------------------------

@@ -39,7 +39,8 @@ def attention_q8(out: Buffer, att: Buffer, q: Buffer, qs: Buffer, k: Buffer, ks:
                  pos: int, heads: int = ...) -> None:
     """Integer attention at position pos of `heads` query heads (default 1)
     that share one KV head's block of an int8 KV cache: keys k and values v
-    transposed ([head_size][ctx] int8), scales ks and vs (ctx floats each);
+    transposed ([head_size][ctx] int8), scales ks and vs (ctx floats each;
+    vs finite and not negative, as llm_quantize_q8 makes them, else ValueError);
     q holds heads * head_size int8 with scales qs (heads floats); out gets
     heads * head_size floats; att (heads * ctx floats) is left holding
     e**(score - max score)."""

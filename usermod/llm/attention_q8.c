@@ -2,32 +2,8 @@
 #include <string.h>
 #include "attention_q8.h"
 #include "kernels.h"
-#if LLM_ATT_Q8_PIE
-// llm_div_s3, the S3's division inline; the header's other kernels are
-// kernels.c's, unused here.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "kernels_xtensa.h"
-#pragma GCC diagnostic pop
-#endif
-
-// A float's bits and back: on the S3 register to register (kernels_xtensa.h;
-// GCC goes through the stack for memcpy).
-#if LLM_ATT_Q8_PIE
-#define f2bits llm_fbits
-#define bits2f llm_bitsf
-#else
-static inline uint32_t f2bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof(u));
-    return u;
-}
-static inline float bits2f(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof(f));
-    return f;
-}
-#endif
+#include "kernels_xtensa.h"  // llm_div_s3, the S3's division inline
+#include "target.h"          // llm_fbits, llm_bitsf
 
 // e**x as 2**n * p(r), n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2],
 // for x clamped to [-87.33, 88] (x <= 88 given: exp_fast_le88).
@@ -54,8 +30,8 @@ static inline float exp_fast_k(float x, float one, uint32_t bias) {
     p = p * r + 4.999923110e-1f;
     p = p * r * r + r + one;
     // t's bits are 0x4b400000 + n; move n + 127 into the exponent field.
-    uint32_t sb = (f2bits(t) + bias) << 23;
-    return p * bits2f(sb);
+    uint32_t sb = (llm_fbits(t) + bias) << 23;
+    return p * llm_bitsf(sb);
 }
 
 // The softmax's exponential, 2**y for y <= 0: a score minus the largest,
@@ -79,8 +55,8 @@ static inline float exp2_soft_k(float y, float one, uint32_t bias) {
     p = p * f + 2.422109544e-1f;
     p = p * f + 6.932829022e-1f;
     p = p * f + one;
-    uint32_t sb = (f2bits(t) + bias) << 23;
-    return p * bits2f(sb);
+    uint32_t sb = (llm_fbits(t) + bias) << 23;
+    return p * llm_bitsf(sb);
 }
 
 static inline float exp_fast_le88(float x) {

@@ -1,16 +1,13 @@
 #include <math.h>
 #include <string.h>
 #include "kernels.h"
-#if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
-#include "kernels_xtensa.h"
-#define LLM_X8 (1)
-#endif
+#include "kernels_xtensa.h"  // where LLM_S3: the assembly loops, the inline expf
 
 void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d) {
     // Four rows at a time share each load of x and the loop overhead; every
     // row still sums left to right, so results equal llama2.c's.
     int i = 0;
-    #if defined(LLM_X8)
+    #if LLM_S3
     i = llm_matmul_f32_x8(out, x, w, n, d);
     #endif
     for (; i + 4 <= d; i += 4) {
@@ -342,7 +339,7 @@ void llm_softmax(float *x, int n) {
             max_val = x[i];
         }
     }
-    #if defined(LLM_X8)
+    #if LLM_S3
     // The same expf, inlined (kernels_xtensa.h).
     llm_div_all(x, n, llm_exp_sub_sum(x, n, max_val));
     return;
@@ -486,7 +483,7 @@ static void attention_scores(float *att, const float *q, const float *k, int kt,
 void llm_attention_f32(float *out, float *att, const float *q,
     const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size) {
     float root = sqrtf((float)head_size);
-    #if defined(LLM_X8)
+    #if LLM_S3
     if (kt == 1 && head_size % 8 == 0) {
         // The same sums as below, eight dimensions per pass in registers.
         for (int i0 = 0; i0 < head_size; i0 += 8) {
@@ -525,35 +522,6 @@ void llm_attention_f32(float *out, float *att, const float *q,
         float a = att[t];
         for (int i = 0; i < head_size; i++) {
             out[i] += a * vt_row[i];
-        }
-    }
-}
-
-void llm_attention_q8(float *out, float *att, const float *q,
-    const int8_t *k, const float *ks, const int8_t *v, const float *vs,
-    int ctx, int pos, int head_size) {
-    float root = sqrtf((float)head_size);
-    int n = pos + 1;
-    for (int t = 0; t < n; t++) {
-        att[t] = 0.0f;
-    }
-    for (int i = 0; i < head_size; i++) {
-        float qi = q[i];
-        const int8_t *col = k + (intptr_t)i * ctx;
-        for (int t = 0; t < n; t++) {
-            att[t] += qi * (float)col[t];
-        }
-    }
-    for (int t = 0; t < n; t++) {
-        att[t] = att[t] * ks[t] / root;
-    }
-    llm_softmax(att, n);
-    memset(out, 0, (size_t)head_size * sizeof(float));
-    for (int t = 0; t < n; t++) {
-        const int8_t *vt_row = v + (intptr_t)t * head_size;
-        float a = att[t] * vs[t];
-        for (int i = 0; i < head_size; i++) {
-            out[i] += a * (float)vt_row[i];
         }
     }
 }

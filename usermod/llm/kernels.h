@@ -65,11 +65,4 @@ void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int
 void llm_attention_f32(float *out, float *att, const float *q,
     const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size);
 
-// The same over one head of an int8 KV cache as the transformer keeps it:
-// keys transposed (k[i * ctx + t]), values by position (v[t * head_size + i]),
-// one scale per position (ks[t], vs[t]).
-void llm_attention_q8(float *out, float *att, const float *q,
-    const int8_t *k, const float *ks, const int8_t *v, const float *vs,
-    int ctx, int pos, int head_size);
-
 #endif

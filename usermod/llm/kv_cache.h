@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "fileformat.h"
+#include "target.h"
 
 // The largest head size: an int8 cache quantises one head at a time on the
 // stack, and the bindings check it (config, rope()) and name it in their
@@ -16,11 +17,7 @@
 // The ESP32-S3's SIMD (PIE) path of the int8 attention and its layout (the
 // emulated core's subset: ee.zero.accx, ee.vld.128.ip, ee.vmulas.s8.accx,
 // rur.accx_0).
-#if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
-#define LLM_ATT_Q8_PIE (1)
-#else
-#define LLM_ATT_Q8_PIE (0)
-#endif
+#define LLM_ATT_Q8_PIE LLM_S3
 
 // The cache is a block per layer and KV head, blocks by head, then by layer.
 // LLM_F32: keys transposed, [head_size][ctx] floats, so that attention
