@@ -26,6 +26,8 @@
 #include <math.h>
 #include "attention_q8.h"
 #include "kernels.h"
+#include "matmul_q8.h"
+#include "quant.h"
 #include "sampler.h"
 #include "tokenizer.h"
 #include "transformer.h"

@@ -21,14 +21,6 @@
 // into float: 256 * 32639 * 127 < 2**31.
 #define LLM_ATT_Q8_BLOCK (256)
 
-// In place: x[i] = e**x[i] for finite x, within 2 ulp of the C library's
-// expf for -87.33 <= x <= 88 (tests/test_attention_q8.py); below that about
-// 1.2e-38 (the exact result is smaller still), above 88 e**88.  No libm.
-void llm_exp_fast(float *x, int n);
-
-// llm_swiglu with llm_exp_fast's exponential.
-void llm_swiglu_fast(float *hb, const float *hb2, int n);
-
 // Attention of nq query heads that share one KV head, over that head's
 // block of an int8 KV cache with keys and values both transposed (the
 // portable layout on every target): K[t][i] = k[i * ctx + t] * ks[t],

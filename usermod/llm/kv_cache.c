@@ -1,6 +1,7 @@
 #include <string.h>
 #include "attention_q8.h"
 #include "kernels.h"
+#include "quant.h"
 #include "kv_cache.h"
 
 int llm_kv_type_ok(int type) {
@@ -109,22 +110,24 @@ void llm_kv_queries(const llm_kv_cache_t *kv, const float *q, int n, int8_t *qq,
     }
 }
 
-void llm_kv_attention(const llm_kv_cache_t *kv, int layer, int kv_head, int pos, int nq, float *out, float *att,
-    const float *q, const int8_t *qq, const float *qs, int exact) {
+void llm_kv_attention(const llm_kv_cache_t *kv, int layer, int kv_start, int kv_end, int pos, int nq, float *out,
+    float *att, const float *q, const int8_t *qq, const float *qs, int exact) {
     int hs = kv->head_size, ctx = kv->ctx;
-    size_t b = block(kv, layer, kv_head);
     switch (kv->type) {
-        case LLM_Q8: {
-            // The query heads together, so that the keys and values are
-            // unpacked once for all.
-            size_t off = q8_offset(kv, layer, kv_head);
-            llm_attention_q8_cache(out, att, ctx, qq, qs, nq, (const int8_t *)kv->keys + off, kv->key_scales + b,
-                (const int8_t *)kv->values + off, kv->value_scales + b, ctx, pos, hs);
+        case LLM_Q8:
+            for (int g = kv_start; g < kv_end; g++) {
+                // The query heads together, so that the keys and values are
+                // unpacked once for all.
+                size_t b = block(kv, layer, g), off = q8_offset(kv, layer, g), h = (size_t)g * nq;
+                llm_attention_q8_cache(out + h * hs, att + h * ctx, ctx, qq + h * hs, qs + h, nq,
+                    (const int8_t *)kv->keys + off, kv->key_scales + b,
+                    (const int8_t *)kv->values + off, kv->value_scales + b, ctx, pos, hs);
+            }
             break;
-        }
-        default: {  // LLM_F32
-            const float *k = (const float *)kv->keys + b * hs, *v = (const float *)kv->values + b * hs;
-            for (int h = 0; h < nq; h++) {
+        default:  // LLM_F32
+            for (int h = kv_start * nq; h < kv_end * nq; h++) {
+                size_t b = block(kv, layer, h / nq) * hs;
+                const float *k = (const float *)kv->keys + b, *v = (const float *)kv->values + b;
                 if (exact) {
                     llm_attention_f32(out + h * hs, att + (size_t)h * ctx, q + h * hs, k, 1, ctx, v, hs, pos, hs);
                 } else {
@@ -132,6 +135,5 @@ void llm_kv_attention(const llm_kv_cache_t *kv, int layer, int kv_head, int pos,
                 }
             }
             break;
-        }
     }
 }

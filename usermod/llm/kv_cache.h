@@ -74,12 +74,13 @@ void llm_kv_store(llm_kv_cache_t *kv, int layer, int pos, const float *k, const 
 // per head in qs; nothing for LLM_F32.
 void llm_kv_queries(const llm_kv_cache_t *kv, const float *q, int n, int8_t *qq, float *qs);
 
-// Attention at position pos of nq query heads that share KV head kv_head of
-// layer: head h's query is q (or qq, qs: llm_kv_queries) + h * head_size,
-// its output out + h * head_size, its scores att + h * ctx.  exact:
-// llama2.c's arithmetic over an F32 cache (llm_attention_f32), else the
-// fast softmax (llm_attention_f32_fast).
-void llm_kv_attention(const llm_kv_cache_t *kv, int layer, int kv_head, int pos, int nq, float *out, float *att,
-    const float *q, const int8_t *qq, const float *qs, int exact);
+// Attention at position pos over KV heads [kv_start, kv_end) of layer, each
+// with the nq query heads that share it (heads g * nq to g * nq + nq - 1):
+// head h's query is q (or qq, qs: llm_kv_queries) + h * head_size, its
+// output out + h * head_size, its scores att + h * ctx.  exact: llama2.c's
+// arithmetic over an F32 cache (llm_attention_f32), else the fast softmax
+// (llm_attention_f32_fast).
+void llm_kv_attention(const llm_kv_cache_t *kv, int layer, int kv_start, int kv_end, int pos, int nq, float *out,
+    float *att, const float *q, const int8_t *qq, const float *qs, int exact);
 
 #endif

@@ -6,8 +6,11 @@
 
 #if LLM_TEST_KERNELS
 
+#include "activations_fast.h"
 #include "attention_q8.h"
 #include "kernels.h"
+#include "matmul_q8.h"
+#include "quant.h"
 #include "kv_cache.h"  // LLM_MAX_CACHE_HEAD
 
 // matmul(out, x, w): out[d] = w[d][n] @ x[n], with n = len(x), d = len(out).

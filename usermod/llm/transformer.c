@@ -1,6 +1,8 @@
 #include <string.h>
-#include "attention_q8.h"  // llm_swiglu_fast
+#include "activations_fast.h"
 #include "kernels.h"
+#include "matmul_q8.h"
+#include "quant.h"
 #include "parallel.h"
 #include "transformer.h"
 
@@ -151,18 +153,13 @@ typedef struct {
     int layer, pos;
 } attention_job_t;
 
-// KV heads [start, end) of one layer's attention: each with the query heads
+// KV heads [start, end) of one layer's attention, each with the query heads
 // that share it (grouped-query attention).
 static void attention_kv_heads(void *arg, int start, int end) {
     attention_job_t *j = arg;
     llm_model_t *m = j->m;
-    const llm_config_t *c = &m->cfg;
-    int hs = c->dim / c->n_heads, kv_mul = c->n_heads / c->n_kv_heads;
-    for (int g = start; g < end; g++) {
-        int h = g * kv_mul;
-        llm_kv_attention(&m->kv, j->layer, g, j->pos, kv_mul, m->xb + h * hs, m->att + (size_t)h * m->ctx,
-            m->q + h * hs, m->xq + h * hs, m->xqs + h, m->exact);
-    }
+    llm_kv_attention(&m->kv, j->layer, start, end, j->pos, m->cfg.n_heads / m->cfg.n_kv_heads, m->xb, m->att,
+        m->q, m->xq, m->xqs, m->exact);
 }
 
 void llm_forward(llm_model_t *m, int token, int pos) {
