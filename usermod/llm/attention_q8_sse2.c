@@ -16,8 +16,18 @@
 // the positions done; max_val[h] is head h's largest score over the first
 // *max_n positions (the chunks wholly below n), when *max_n > 0.  nh is 1
 // or 2, a constant where this is inlined.
-static inline int scores_sse2(float *const *att, const int8_t *const *q, const float *c, int nh,
+static inline int scores_sse2(float *const *att_in, const int8_t *const *q_in, const float *c_in, int nh,
     const int8_t *k, const float *ks, int ctx, int n, int head_size, float *max_val, int *max_n) {
+    // The heads' pointers and scales in locals, which the compiler keeps in
+    // registers (the stores through att could otherwise alias the arrays).
+    float *att[HEADS];
+    const int8_t *q[HEADS];
+    float c[HEADS];
+    for (int h = 0; h < nh; h++) {
+        att[h] = att_in[h];
+        q[h] = q_in[h];
+        c[h] = c_in[h];
+    }
     const __m128i z = _mm_setzero_si128();
     __m128 mx[HEADS] = { _mm_set1_ps(-3.4028235e38f), _mm_set1_ps(-3.4028235e38f) };
     // Each pair of query codes as the two int16 halves of an int32, once.
@@ -94,8 +104,17 @@ static inline int scores_sse2(float *const *att, const int8_t *const *q, const f
 // len rounded up to 16 (w must be zero there) where that stays within the
 // rows (room positions), else to len rounded down; dot_w_v does the rest.
 // The same integer sums as dot_w_v over [0, len).
-static inline void values_sse2(float *const *out, const int16_t *const *w, const float *scale, int nh,
+static inline void values_sse2(float *const *out_in, const int16_t *const *w_in, const float *scale_in, int nh,
     const int8_t *v, int ctx, int len, int room, int head_size) {
+    // In locals, as scores_sse2's.
+    float *out[HEADS];
+    const int16_t *w[HEADS];
+    float scale[HEADS];
+    for (int h = 0; h < nh; h++) {
+        out[h] = out_in[h];
+        w[h] = w_in[h];
+        scale[h] = scale_in[h];
+    }
     int m = (len + 15) & ~15;
     m = m <= room ? m : (len & ~15);
     for (int i = 0; i < head_size; i += 4) {
