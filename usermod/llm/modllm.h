@@ -1,8 +1,8 @@
 // What the _llm module's binding files share: the compile-time switch, the
 // argument checks, and buffers held across calls.  The binding files
 // (modllm_*.c) do argument checking and object plumbing only; the numeric
-// work is in kernels.c, sampler.c, transformer.c and tokenizer.c, which know
-// nothing of MicroPython.
+// work is in the directory's other .c files (CONTRIBUTING.md lists them by
+// job and target), which know nothing of MicroPython.
 //
 //   modllm.c             the module: its globals (llm_module_table.h), registration
 //   modllm_args.c        argument checks, buffers held across calls
