@@ -223,15 +223,11 @@ void llm_attention_q8_cache(float *out, float *att, int att_stride, const int8_t
     #endif
 }
 
-void llm_attention_f32_fast(float *out, float *att, const float *q, const float *k, const float *v,
-    int ctx, int pos, int head_size) {
-    int n = pos + 1;
-    // One multiplication by 1 / sqrt(head_size) per score instead of a
-    // division: IEEE operations, so every target rounds them alike.
-    // The scores in units of ln 2 (exp2_soft_k): times log2(e) too.
-    float inv_root = 1.0f / sqrtf((float)head_size) * LOG2E;
-    // Scores four positions at a time, each a sum in index order: four sums
-    // in registers per pass over the query (transposed keys: k[i * ctx + t]).
+// att[t] = (q . K[t]) * inv_root for t < n over transposed keys
+// (k[i * ctx + t]), each a sum in index order: four positions at a time,
+// four sums in registers per pass over the query.
+static inline void scores_f32_fast(float *att, const float *q, const float *k, int ctx, int n, int head_size,
+    float inv_root) {
     int t = 0;
     for (; t + 4 <= n; t += 4) {
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
@@ -258,6 +254,58 @@ void llm_attention_f32_fast(float *out, float *att, const float *q, const float 
         }
         att[t] = s * inv_root;
     }
+}
+
+// out[i] = sum over t < n in position order of (att[t] * inv_sum) * v[t][i],
+// from 0.0f, as llm_attention_f32: eight outputs in registers per pass over
+// the positions.
+static inline void values_f32_fast(float *out, const float *att, float inv_sum, const float *v, int n,
+    int head_size) {
+    int i = 0;
+    for (; i + 8 <= head_size; i += 8) {
+        float o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f, o4 = 0.0f, o5 = 0.0f, o6 = 0.0f, o7 = 0.0f;
+        const float *vt = v + i;
+        for (int t = 0; t < n; t++) {
+            float a = att[t] * inv_sum;
+            o0 += a * vt[0];
+            o1 += a * vt[1];
+            o2 += a * vt[2];
+            o3 += a * vt[3];
+            o4 += a * vt[4];
+            o5 += a * vt[5];
+            o6 += a * vt[6];
+            o7 += a * vt[7];
+            vt += head_size;
+        }
+        out[i] = o0;
+        out[i + 1] = o1;
+        out[i + 2] = o2;
+        out[i + 3] = o3;
+        out[i + 4] = o4;
+        out[i + 5] = o5;
+        out[i + 6] = o6;
+        out[i + 7] = o7;
+    }
+    for (; i < head_size; i++) {
+        float o = 0.0f;
+        const float *vt = v + i;
+        for (int t = 0; t < n; t++) {
+            o += (att[t] * inv_sum) * vt[0];
+            vt += head_size;
+        }
+        out[i] = o;
+    }
+}
+
+void llm_attention_f32_fast(float *out, float *att, const float *q, const float *k, const float *v,
+    int ctx, int pos, int head_size) {
+    int n = pos + 1;
+    // One multiplication by 1 / sqrt(head_size) per score instead of a
+    // division: IEEE operations, so every target rounds them alike.
+    // The scores in units of ln 2 (exp2_soft_k): times log2(e) too.
+    float inv_root = 1.0f / sqrtf((float)head_size) * LOG2E;
+    scores_f32_fast(att, q, k, ctx, n, head_size, inv_root);
+    int t;
     float max_val = att[0];
     for (t = 1; t < n; t++) {
         max_val = att[t] > max_val ? att[t] : max_val;
@@ -284,41 +332,5 @@ void llm_attention_f32_fast(float *out, float *att, const float *q, const float 
         s4[0] += att[t];
     }
     float inv_sum = 1.0f / ((s4[0] + s4[1]) + (s4[2] + s4[3]));
-    // out[i] = sum over t in position order of (att[t] * inv_sum) * v[t][i],
-    // from 0.0f, as llm_attention_f32: eight outputs in registers per pass
-    // over the positions.
-    int i = 0;
-    for (; i + 8 <= head_size; i += 8) {
-        float o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f, o4 = 0.0f, o5 = 0.0f, o6 = 0.0f, o7 = 0.0f;
-        const float *vt = v + i;
-        for (t = 0; t < n; t++) {
-            float a = att[t] * inv_sum;
-            o0 += a * vt[0];
-            o1 += a * vt[1];
-            o2 += a * vt[2];
-            o3 += a * vt[3];
-            o4 += a * vt[4];
-            o5 += a * vt[5];
-            o6 += a * vt[6];
-            o7 += a * vt[7];
-            vt += head_size;
-        }
-        out[i] = o0;
-        out[i + 1] = o1;
-        out[i + 2] = o2;
-        out[i + 3] = o3;
-        out[i + 4] = o4;
-        out[i + 5] = o5;
-        out[i + 6] = o6;
-        out[i + 7] = o7;
-    }
-    for (; i < head_size; i++) {
-        float o = 0.0f;
-        const float *vt = v + i;
-        for (t = 0; t < n; t++) {
-            o += (att[t] * inv_sum) * vt[0];
-            vt += head_size;
-        }
-        out[i] = o;
-    }
+    values_f32_fast(out, att, inv_sum, v, n, head_size);
 }
