@@ -16,28 +16,37 @@
 // the positions done; max_val[h] is head h's largest score over the first
 // *max_n positions (the chunks wholly below n), when *max_n > 0.  nh is 1
 // or 2, a constant where this is inlined.
+// a[h][0..3] += the interleaved key codes k0-k3 (16 positions, two rows)
+// times head h's pair p of query codes, for h < nh.
+static inline void madd_heads(__m128i (*a)[4], __m128i k0, __m128i k1, __m128i k2, __m128i k3,
+    const int32_t (*qp)[LLM_MAX_CACHE_HEAD / 2 + 1], int p, int nh) {
+    for (int h = 0; h < nh; h++) {
+        __m128i qv = _mm_set1_epi32(qp[h][p]);
+        a[h][0] = _mm_add_epi32(a[h][0], _mm_madd_epi16(k0, qv));
+        a[h][1] = _mm_add_epi32(a[h][1], _mm_madd_epi16(k1, qv));
+        a[h][2] = _mm_add_epi32(a[h][2], _mm_madd_epi16(k2, qv));
+        a[h][3] = _mm_add_epi32(a[h][3], _mm_madd_epi16(k3, qv));
+    }
+}
+
 static inline int scores_sse2(float *const *att_in, const int8_t *const *q_in, const float *c_in, int nh,
     const int8_t *k, const float *ks, int ctx, int n, int head_size, float *max_val, int *max_n) {
     // The heads' pointers and scales in locals, which the compiler keeps in
     // registers (the stores through att could otherwise alias the arrays).
     float *att[HEADS];
-    const int8_t *q[HEADS];
     float c[HEADS];
-    for (int h = 0; h < nh; h++) {
-        att[h] = att_in[h];
-        q[h] = q_in[h];
-        c[h] = c_in[h];
-    }
-    const __m128i z = _mm_setzero_si128();
-    __m128 mx[HEADS] = { _mm_set1_ps(-3.4028235e38f), _mm_set1_ps(-3.4028235e38f) };
     // Each pair of query codes as the two int16 halves of an int32, once.
     int32_t qp[HEADS][LLM_MAX_CACHE_HEAD / 2 + 1];
     for (int h = 0; h < nh; h++) {
+        att[h] = att_in[h];
+        c[h] = c_in[h];
         for (int i = 0; i < head_size; i += 2) {
-            uint16_t hi = i + 1 < head_size ? (uint16_t)q[h][i + 1] : 0;
-            qp[h][i / 2] = (int32_t)(((uint32_t)hi << 16) | (uint16_t)q[h][i]);
+            uint16_t hi = i + 1 < head_size ? (uint16_t)q_in[h][i + 1] : 0;
+            qp[h][i / 2] = (int32_t)(((uint32_t)hi << 16) | (uint16_t)q_in[h][i]);
         }
     }
+    const __m128i z = _mm_setzero_si128();
+    __m128 mx[HEADS] = { _mm_set1_ps(-3.4028235e38f), _mm_set1_ps(-3.4028235e38f) };
     int t = 0;
     for (; t < n && t + 16 <= ctx; t += 16) {
         __m128i a[HEADS][4];
@@ -52,13 +61,7 @@ static inline int scores_sse2(float *const *att_in, const int8_t *const *q_in, c
             __m128i lo = _mm_unpacklo_epi8(x, y), hi = _mm_unpackhi_epi8(x, y);
             __m128i k0 = _mm_unpacklo_epi8(z, lo), k1 = _mm_unpackhi_epi8(z, lo);
             __m128i k2 = _mm_unpacklo_epi8(z, hi), k3 = _mm_unpackhi_epi8(z, hi);
-            for (int h = 0; h < nh; h++) {
-                __m128i qv = _mm_set1_epi32(qp[h][i / 2]);
-                a[h][0] = _mm_add_epi32(a[h][0], _mm_madd_epi16(k0, qv));
-                a[h][1] = _mm_add_epi32(a[h][1], _mm_madd_epi16(k1, qv));
-                a[h][2] = _mm_add_epi32(a[h][2], _mm_madd_epi16(k2, qv));
-                a[h][3] = _mm_add_epi32(a[h][3], _mm_madd_epi16(k3, qv));
-            }
+            madd_heads(a, k0, k1, k2, k3, qp, i / 2, nh);
         }
         if (i < head_size) {
             // Pairs (k, 0) with q's high half 0: the lane is q0 * k * 256.
@@ -66,13 +69,7 @@ static inline int scores_sse2(float *const *att_in, const int8_t *const *q_in, c
             __m128i lo = _mm_unpacklo_epi8(x, z), hi = _mm_unpackhi_epi8(x, z);
             __m128i k0 = _mm_unpacklo_epi8(z, lo), k1 = _mm_unpackhi_epi8(z, lo);
             __m128i k2 = _mm_unpacklo_epi8(z, hi), k3 = _mm_unpackhi_epi8(z, hi);
-            for (int h = 0; h < nh; h++) {
-                __m128i qv = _mm_set1_epi32(qp[h][i / 2]);  // high half 0
-                a[h][0] = _mm_add_epi32(a[h][0], _mm_madd_epi16(k0, qv));
-                a[h][1] = _mm_add_epi32(a[h][1], _mm_madd_epi16(k1, qv));
-                a[h][2] = _mm_add_epi32(a[h][2], _mm_madd_epi16(k2, qv));
-                a[h][3] = _mm_add_epi32(a[h][3], _mm_madd_epi16(k3, qv));
-            }
+            madd_heads(a, k0, k1, k2, k3, qp, i / 2, nh);  // q's high half 0
         }
         for (int h = 0; h < nh; h++) {
             __m128 vc = _mm_set1_ps(c[h] * (1.0f / 256.0f));
