@@ -1,5 +1,5 @@
 """Integer attention over the int8 KV cache and the fast exponential
-(usermod/llm/attention_q8.c), in the firmware against numpy.
+(usermod/llm/attention_q8*.c, activations_fast.c), in the firmware against numpy.
 
 The kernel is modelled here in numpy with the same float32 operations in the
 same order and exact integer sums, so every float it returns must match the
@@ -53,7 +53,7 @@ LOG2E = f32(1.44269504)
 
 
 def exp2_soft(y):
-    """The softmax's exponential (exp2_soft_k in attention_q8.c, for y <= 0:
+    """The softmax's exponential (exp2_soft_k in fastexp.h, for y <= 0:
     a score minus the largest, times LOG2E), float32 operation by
     operation: 2**y as 2**n p(y - n)."""
     y = np.asarray(y, dtype=f32)

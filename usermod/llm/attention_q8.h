@@ -1,6 +1,7 @@
-// The int8 paths' kernels: integer attention over the int8 KV cache, a fast
-// exponential, and the attention over an fp32 KV cache with it.  Plain C,
-// like kernels.h: no MicroPython types.
+// The int8 paths' attention: integer attention over the int8 KV cache, and
+// the attention over an fp32 KV cache with the fast softmax (fastexp.h).
+// Portable C in attention_q8.c, SIMD in attention_q8_sse2.c and
+// attention_q8_s3.c.  Plain C, like kernels.h: no MicroPython types.
 //
 // Only configurations that are not bit-exact with llama2.c anyway use these
 // (int8 weights or an int8 KV cache: transformer.c's exact_path()); fp32
@@ -30,7 +31,7 @@
 // att + h * att_stride.  Codes are in [-127, 127].
 //
 // Each score is an integer dot product times qs * ks[t] / sqrt(head_size).
-// The softmax uses a cheaper exponential than llm_exp_fast (attention_q8.c's
+// The softmax uses a cheaper exponential than llm_exp_fast (fastexp.h's
 // exp2_soft_k: a cubic for 2**f, within 1.1e-4 relative of e**x,
 // tests/test_attention_q8.py); its weights times vs[t] are quantised to
 // int16 codes per block of LLM_ATT_Q8_BLOCK positions (scale: the block's
