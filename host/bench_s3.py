@@ -317,7 +317,7 @@ def run_all(elf, models, qemu, only=None, stories15m=None, tokenizer=None):
             r = measure(elf, sections, syms, mixer, imgs[name], kv, STEPS[model], qemu)
             facts = model_facts(files[name])
             r.update(label=LABELS[model], config=facts["config"], file_bytes=facts["file_bytes"],
-                     weight_bytes_per_token=facts["weight_bytes_per_token"], kv_cache="int8" if kv == "int8" else "f32")
+                     weight_bytes_per_token=facts["weight_bytes_per_token"], kv_cache=kv)
             result.setdefault(model, {})[cfg] = r
         return result
     finally:
