@@ -150,7 +150,7 @@ def read_until(fd, marker, timeout, out=b"", since=0):
     return out
 
 
-def type_line(fd, line, timeout=30):
+def type_line(fd, line, timeout=30, end=b"\r"):
     """Type a line at the prompt.  The unix port's input() prints its prompt
     and only then switches the terminal to raw mode, flushing input: wait for
     the switch (ICANON off) so that the line is not thrown away."""
@@ -159,4 +159,4 @@ def type_line(fd, line, timeout=30):
         if time.monotonic() > deadline:
             raise AssertionError("the terminal never went to raw mode for input()")
         time.sleep(0.01)
-    os.write(fd, line + b"\r")
+    os.write(fd, line + end)

@@ -49,16 +49,13 @@ def parse(argv):
         raise UsageError("only -m generate is supported")
     if opts["kv"] not in llm.model.KV_TYPES:
         raise UsageError("-k must be f32 or int8")
-    for key in ("temperature", "top_p"):
-        if opts[key] != opts[key]:
-            raise UsageError("%s must be a number, not nan" % key)
-    # llama2.c's overrides of out-of-range values.
-    if opts["temperature"] < 0:
-        opts["temperature"] = 0.0
-    if opts["top_p"] < 0 or opts["top_p"] > 1:
-        opts["top_p"] = 0.9
-    if opts["steps"] < 0:
-        opts["steps"] = 0
+    # The API's rule (llama2.c's overrides of out-of-range values), checked
+    # before the model is loaded.
+    try:
+        opts["steps"], opts["temperature"], opts["top_p"], opts["seed"] = llm.model.sampling(
+            opts["steps"], opts["temperature"], opts["top_p"], opts["seed"])
+    except ValueError as e:
+        raise UsageError(str(e))
     return opts
 
 
