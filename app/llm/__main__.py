@@ -5,6 +5,8 @@ import sys
 
 import llm
 
+EPIPE = 32
+
 USAGE = """Usage:   micropython -m llm <checkpoint> [options]
 Example: micropython -m llm stories260K.bin -z tok512.bin -n 256 -i "Once upon a time"
 Options:
@@ -90,9 +92,16 @@ def main(argv):
         sys.stderr.write("error: %s\n" % (e.args[-1] if isinstance(e, OSError) and len(e.args) > 1 else e))
         return 1
     out = getattr(sys.stdout, "buffer", sys.stdout)
-    for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):
-        write_piece(out, piece)
-    out.write(b"\n")
+    try:
+        for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):
+            write_piece(out, piece)
+        out.write(b"\n")
+    except OSError as e:
+        if e.args[0] != EPIPE:
+            raise
+        # The reader left (`... | head`): nothing more to say, as a C
+        # program killed by SIGPIPE says nothing.
+        return 0
     if model.stop_reason == "ctx":
         sys.stderr.write(llm.model.context_full_message(model) + "\n")
     if model.tokens_per_second:

@@ -336,14 +336,16 @@ def _read_layout(path: str) -> tuple:
         if modelfile.is_model_file(head):
             return modelfile.read_layout(f, path, size)
         config, shared = llama2.read_header(f, "%s (not a .llm file; read as a llama2.c checkpoint)" % path)
-    table, expected = llama2.layout(config, shared)
+    # The size first: the table is built only for a file that holds it.
+    expected = llama2.file_bytes(config, shared)
     if size < expected:
-        raise ValueError("%s is truncated: %d bytes, the header's config needs %d" % (path, size, expected))
+        raise ValueError("%s is truncated: its header says %d bytes, the file has %d" % (path, expected, size))
     if size > expected:
-        raise ValueError("%s has %d bytes, the header's config needs %d: not a version-0 llama2.c checkpoint"
+        raise ValueError("%s has %d bytes, its header says %d: not a version-0 llama2.c checkpoint"
                          % (path, size, expected))
-    if table is None:
+    if size >= 1 << 31:
         raise ValueError("%s: %d bytes is beyond the 2 GiB this firmware addresses" % (path, size))
+    table = llama2.layout(config, shared)
     return config, table, None, "f32"
 
 
