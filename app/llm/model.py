@@ -297,26 +297,61 @@ class Model:
         return d
 
 
-def _need_message(path: str, parts: dict, free: 'Union[int, str]', kv: str, ctx: int, weights_type: str) -> str:
-    needed = parts["kv_bytes"] + parts["activation_bytes"] + parts["tokenizer_index_bytes"]
+def _largest_ctx(config: tuple, ctx: int, kv: str, room: int) -> int:
+    """The largest ctx <= ctx whose KV cache and activations fit in room
+    bytes (0: none), as the module counts them."""
+    lo, hi = 0, ctx
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(_llm.memory(config, mid, kv == "int8")) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _need_message(path: str, config: tuple, parts: dict, free: 'Union[int, str]', kv: str, ctx: int) -> str:
+    other = parts["tokenizer_index_bytes"]
     for key in ("weights", "tokenizer"):
         if parts[key + "_where"] == "heap":
-            needed += parts[key + "_bytes"]
+            other += parts[key + "_bytes"]
+    needed = parts["kv_bytes"] + parts["activation_bytes"] + other
     tips = []
-    if weights_type == "f32":
-        tips.append("int8 weights (python3 -m host convert --int8)")
-    if ctx > 64:
-        tips.append("a smaller ctx (ctx=%d)" % max(16, ctx // 2))
-    if kv == "f32":
-        tips.append("kv='int8' (a quarter of the KV cache)")
+    if isinstance(free, int):
+        # Only what would fit what is free now, with room for the
+        # allocator's overhead and the small objects a model also makes.
+        room = free - other - max(4096, free // 16)
+        for k in KV_TYPES if kv == "f32" else (kv,):
+            c = _largest_ctx(config, ctx, k, room)
+            if c > 16:
+                c -= c % 16
+            if c and (c < ctx or k != kv):
+                change = ["ctx=%d" % c] if c < ctx else []
+                if k != kv:
+                    change.append("kv='%s'" % k)
+                tips.append(", ".join(change))
     if parts["weights_where"] == "heap":
+        if parts["weights_type"] == "f32":
+            tips.append("int8 weights (python3 -m host convert --int8)")
         tips.append("putting the model on ROMFS, so weights stay in flash")
-    return ("%s needs about %d bytes of heap (KV cache %d, activations %d, tokenizer %d, weights in heap %d)"
-            " but only %s are free; try %s" % (
-                path, needed, parts["kv_bytes"], parts["activation_bytes"],
-                parts["tokenizer_index_bytes"] + (parts["tokenizer_bytes"] if parts["tokenizer_where"] == "heap" else 0),
-                parts["weights_bytes"] if parts["weights_where"] == "heap" else 0,
-                free, " or ".join(tips) or "a bigger board"))
+    message = ("%s needs about %d bytes of heap (KV cache %d, activations %d, tokenizer %d, weights in heap %d)"
+               " but only %s are free; try %s" % (
+                   path, needed, parts["kv_bytes"], parts["activation_bytes"],
+                   parts["tokenizer_index_bytes"] + (parts["tokenizer_bytes"] if parts["tokenizer_where"] == "heap" else 0),
+                   parts["weights_bytes"] if parts["weights_where"] == "heap" else 0,
+                   free, " or ".join(tips) or "a board with a bigger heap"))
+    try:
+        total = gc.mem_alloc() + gc.mem_free()
+    except AttributeError:
+        total = 0
+    if _loaded[0] and isinstance(free, int) and needed < total:
+        message += ("; this heap holds %d bytes in all: if an earlier model is still loaded, free it first"
+                    " (del m; gc.collect())" % total)
+    return message
+
+
+# How many models this interpreter has loaded (an earlier one may still hold the heap).
+_loaded = [0]
 
 
 def _mem_free() -> 'Union[int, str]':
@@ -388,7 +423,8 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         core = _llm.Model(weights, table, config, ctx, kv == "int8")
     except MemoryError:
         weights = tok_data = tok = None
-        raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, weights_type))
+        raise MemoryError(_need_message(checkpoint, config, parts, _mem_free(), kv, ctx))
+    _loaded[0] += 1
     return Model(core, tok, config, ctx, kv, parts)
 
 
