@@ -305,7 +305,10 @@ def test_ctrl_c_mid_story_then_continue(firmware, slow_model):
     assert int(m.group(2)) == 40
     want, = pieces(slow_model, [("Once upon a time", n + 40, 0, 0.9, 0)])
     assert len(want) == n + 40
-    assert before + more == shown(want)
+    got, expected = before + more, shown(want)
+    at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    assert got == expected, "n %d, %d bytes before the Ctrl-C; first difference at %d: got %r, want %r" % (
+        n, len(before), at, got[max(0, at - 40):at + 40], expected[max(0, at - 40):at + 40])
 
 
 # ---------------------------------------------------------------------------------------------
