@@ -11,11 +11,16 @@ import time
 import tty
 from repo import REPO
 
+# Every timeout here guards against a hang; none is a speed limit.  An emulator
+# on a machine whose cores are busy runs many times slower than on an idle one,
+# so no wait gives up before GUARD seconds, whatever a test asks for.
+GUARD = float(os.environ.get("LLM_TEST_GUARD", "300"))
+
 
 def mpremote(port, *args, timeout=60):
     # From the repository's top directory, so relative paths work as a user types them.
     r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], cwd=REPO,
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=max(timeout, GUARD))
     assert r.returncode == 0, f"mpremote {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r.stdout
 
@@ -64,6 +69,8 @@ class Pty:
     def __init__(self, path):
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.fd)
+        # Bytes read past a marker: the next read_until or read_for gets them.
+        self.pending = b""
 
     def close(self):
         os.close(self.fd)
@@ -72,20 +79,30 @@ class Pty:
         os.write(self.fd, data)
 
     def read_until(self, marker, timeout=5.0):
-        out = b""
+        """Output up to and including marker; what came after it stays for the next read."""
+        out, self.pending = self.pending, b""
+        timeout = max(timeout, GUARD)
         deadline = time.monotonic() + timeout
         while marker not in out:
             left = deadline - time.monotonic()
             if left <= 0:
+                self.pending = out
                 raise AssertionError(f"no {marker!r} within {timeout} s; got {out!r}")
             if select.select([self.fd], [], [], left)[0]:
                 out += os.read(self.fd, 4096)
+        end = out.index(marker) + len(marker)
+        out, self.pending = out[:end], out[end:]
         return out
 
-    def run(self, line, timeout=5.0):
-        """Type a line at the friendly REPL; returns the output up to the next prompt."""
+    def run(self, line, timeout=5.0, check=True):
+        """Type a line at the friendly REPL; returns the output up to the next
+        prompt, which must hold no traceback unless check is False (a setup
+        step that failed would otherwise show up later as a NameError)."""
         self.write(line + b"\r")
-        return self.read_until(b">>> ", timeout)
+        out = self.read_until(b">>> ", timeout)
+        if check:
+            assert b"Traceback" not in out, f"{line!r} failed:\n{out.decode(errors='replace')}"
+        return out
 
     def interrupt(self, code, running_for=1.0, timeout=5.0):
         """Type code (with its \\r), check that it still runs running_for seconds
@@ -98,7 +115,7 @@ class Pty:
         return out
 
     def read_for(self, seconds):
-        out = b""
+        out, self.pending = self.pending, b""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if select.select([self.fd], [], [], left)[0]:
@@ -138,6 +155,7 @@ def firmware_on_pty(firmware, code, bytes_as_written=False):
 
 def read_until(fd, marker, timeout, out=b"", since=0):
     """Read the terminal until marker shows up in out[since:]."""
+    timeout = max(timeout, GUARD)
     deadline = time.monotonic() + timeout
     while marker not in out[since:]:
         left = deadline - time.monotonic()
@@ -154,7 +172,7 @@ def type_line(fd, line, timeout=30, end=b"\r"):
     """Type a line at the prompt.  The unix port's input() prints its prompt
     and only then switches the terminal to raw mode, flushing input: wait for
     the switch (ICANON off) so that the line is not thrown away."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + max(timeout, GUARD)
     while termios.tcgetattr(fd)[3] & termios.ICANON:
         if time.monotonic() > deadline:
             raise AssertionError("the terminal never went to raw mode for input()")

@@ -101,7 +101,7 @@ def test_soft_reset_keeps_the_deployed_model(deployed, models):
 
 def test_ctrl_c_stops_a_generation_and_the_model_stays_usable(deployed):
     with friendly_repl(deployed) as con:
-        con.run(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')", timeout=30)
+        con.run(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')", timeout=300)
         con.interrupt(b"print(m.generate('', steps=256, temperature=0))\r", running_for=0.5, timeout=30)
         out = con.run(b"print(m.generate('Once upon a time', steps=20, temperature=0))", timeout=60)
         assert b"Once upon a time" in out and b"Error" not in out, out

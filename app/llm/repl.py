@@ -63,8 +63,13 @@ class _Session:
         start = _ticks_ms()
         try:
             for prev, token in pairs:
-                _write_piece(out, decode(prev, token))
+                piece = decode(prev, token)
+                # Counted as shown before the write: a Ctrl-C that arrives
+                # while the process is in the kernel is raised when the write
+                # returns, after the bytes went out, so the count must not
+                # wait for the write (/continue showed such a token twice).
                 self.shown += 1
+                _write_piece(out, piece)
         except KeyboardInterrupt:
             stopped = True
         n = self.shown - first
