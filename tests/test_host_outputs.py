@@ -44,3 +44,15 @@ def test_romfs_interrupted_while_writing(tmp_path, models_dir):
     with pytest.raises(KeyboardInterrupt):
         romfs.write_image(out, [os.path.join(models_dir, "tok512.bin")], stop)
     assert os.listdir(tmp_path) == []
+
+
+def test_models_without_internet_says_what_to_do(tmp_path):
+    # A proxy on a closed port: every download fails at once, as offline.
+    env = dict(os.environ, https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", no_proxy="")
+    r = subprocess.run([sys.executable, "-m", "host", "models", str(tmp_path / "m")], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("error: cannot download https://"), r.stderr
+    assert ("Without internet, copy stories260K.bin and tok512.bin into %s yourself, or give --shared DIR"
+            % (tmp_path / "m")) in r.stderr, r.stderr
+    assert os.listdir(tmp_path / "m") == []
