@@ -352,3 +352,21 @@ def test_ctrl_c_at_the_prompt_clears_the_line(firmware, s260):
     assert b"The cat\r\n" + shown(want) + b"\n[12 tokens" in out, out[-1000:]
     # The half-typed line never ran.
     assert b"Once upon\r\nOnce upon" not in out
+
+
+def test_a_line_typed_while_the_model_loads_is_kept(firmware, s260):
+    # The wait stands for a slow load: the line is typed in the terminal's
+    # ordinary (cooked) mode and waits there until the REPL starts.
+    ckpt, tok = s260
+    code = ("import llm, select, sys\nm = llm.load(%r, %r)\nprint('LOADING')\n"
+            "p = select.poll()\np.register(sys.stdin, select.POLLIN)\np.poll(-1)\n"
+            "llm.repl(m, steps=12, temperature=0)\nprint('REPL-DONE')\n" % (ckpt, tok))
+    with firmware_on_pty(firmware, code, bytes_as_written=True) as fd:
+        out = read_until(fd, b"LOADING", 60)
+        os.write(fd, b"The cat\r")
+        out = read_until(fd, b"\n> ", 60, out)
+        type_line(fd, b"/quit")  # at the first prompt in raw mode
+        out = read_until(fd, b"REPL-DONE", 60, out)
+    assert b"Traceback" not in out, out[-1000:]
+    want, = pieces(s260, [("The cat", 12, 0, 0.9, 0)])
+    assert b"> The cat\r\n" + shown(want) + b"\n[12 tokens" in out, out[-1000:]

@@ -195,10 +195,44 @@ def repl(model: 'Model', steps: int = 256, temperature: float = 1.0, top_p: floa
             session.out.write(b"\n")
 
 
+def _typeahead() -> 'Any':
+    # The unix port's input() switches the terminal to raw mode with
+    # TCSAFLUSH, which throws away what was typed while the model loaded or
+    # a story ran.  A whole line already waiting is read before that.  Only
+    # there: a board's UART keeps what is typed, and its stdin has no lines.
+    if sys.platform not in ("linux", "darwin"):
+        return None
+    try:
+        import select
+        poller = select.poll()
+        poller.register(sys.stdin, select.POLLIN)
+        return poller
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
+_POLLER = [False]  # [poller or None], made at the first prompt
+
+
+def _read_line(out: 'Any') -> str:
+    if _POLLER[0] is False:
+        _POLLER[0] = _typeahead()
+    poller = _POLLER[0]
+    if poller is not None and poller.poll(0):
+        line = sys.stdin.readline()
+        out.write(b"> ")
+        if not line:
+            raise EOFError
+        line = line[:-1] if line.endswith("\n") else line
+        out.write(line.encode() + b"\r\n")  # as input() echoes it
+        return line
+    return input("> ")
+
+
 def _turn(session: '_Session') -> bool:
     """Read and do one line; False means leave."""
     try:
-        line = input("> ")
+        line = _read_line(session.out)
     except EOFError:
         print()
         return False
