@@ -178,3 +178,14 @@ def type_line(fd, line, timeout=30, end=b"\r"):
             raise AssertionError("the terminal never went to raw mode for input()")
         time.sleep(0.01)
     os.write(fd, line + end)
+
+
+def wait_cooked(fd, timeout=30):
+    """Wait until the firmware has taken a typed line and put the terminal back
+    in its ordinary mode, where Ctrl-C is SIGINT (in input()'s raw mode it is
+    only a byte, and the switch back flushes it)."""
+    deadline = time.monotonic() + max(timeout, GUARD)
+    while not termios.tcgetattr(fd)[3] & termios.ICANON:
+        if time.monotonic() > deadline:
+            raise AssertionError("the terminal never left raw mode after input()")
+        time.sleep(0.01)
