@@ -99,7 +99,10 @@ class Pty:
         prompt, which must hold no traceback unless check is False (a setup
         step that failed would otherwise show up later as a NameError)."""
         self.write(line + b"\r")
-        out = self.read_until(b">>> ", timeout)
+        # Its echo first: a prompt that came late from an earlier line must
+        # not pass for the end of this one.
+        out = self.read_until(line, timeout)
+        out += self.read_until(b">>> ", timeout)
         if check:
             assert b"Traceback" not in out, f"{line!r} failed:\n{out.decode(errors='replace')}"
         return out
@@ -108,6 +111,7 @@ class Pty:
         """Type code (with its \\r), check that it still runs running_for seconds
         later, then Ctrl-C: KeyboardInterrupt and the prompt within timeout."""
         self.write(code)
+        self.read_until(code.split(b"\r")[0], timeout)  # its echo: what follows is its output
         assert b">>> " not in self.read_for(running_for), f"{code!r} ended before the Ctrl-C"
         self.write(b"\x03")
         out = self.read_until(b">>> ", timeout)
