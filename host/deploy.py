@@ -211,6 +211,9 @@ def main(argv=None):
                     sys.stderr.write("error: %s: sha256 on the board %s != local %s\n" % (name, got, sha256_of(local)))
                     return 1
                 print("%s: sha256 verified" % name)
+        # Leave the board as after a boot: the checks' objects would otherwise
+        # split the heap, and a model's KV cache needs one piece.
+        board.soft_reset()
     except SystemExit:
         raise
     except Exception as e:

@@ -86,7 +86,8 @@ def test_model_that_does_not_fit_gives_the_helpful_memory_error(deployed):
     out = mpremote(board, "exec", "import llm\ntry:\n llm.load('/rom/s260_f32.llm')\n"
                                   "except MemoryError as e:\n print('MemoryError:', e)")
     assert "MemoryError:" in out and "needs about" in out
-    assert "kv='int8'" in out and "smaller ctx" in out
+    # Only settings that fit the free heap are suggested (tests/test_memory_budgets.py loads each one).
+    assert re.search(r"try ctx=\d+ or (ctx=\d+, )?kv='int8'", out), out
 
 
 def test_soft_reset_keeps_the_deployed_model(deployed, models):

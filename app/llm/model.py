@@ -330,6 +330,10 @@ def _need_message(path: str, config: tuple, parts: dict, free: 'Union[int, str]'
                 if k != kv:
                     change.append("kv='%s'" % k)
                 tips.append(", ".join(change))
+    if isinstance(free, int) and needed <= free:
+        # Enough bytes, but not in one piece.
+        tips.append("a soft reset (Ctrl-D) and then loading the model first: the free heap is in pieces"
+                    " too small for the KV cache")
     if parts["weights_where"] == "heap":
         if parts["weights_type"] == "f32":
             tips.append("int8 weights (python3 -m host convert --int8)")
