@@ -103,7 +103,8 @@ class _Session:
         except ValueError as e:
             print("/continue: %s; type a prompt" % e)
             return
-        first = self.model._next[1]
+        held = self.model._next
+        first = held[1] if held is not None else 0
         if self.unshown:
             _write_piece(self.out, self.unshown)
             self.unshown = b""
@@ -117,10 +118,11 @@ class _Session:
         if value is None:
             print("%s takes %s, not %r: %s unchanged (%s)" % (name, kind, arg, key, old))
             return
-        values = {"steps": self.steps, "temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
-        values[key] = value
+        values = [self.steps, self.temperature, self.top_p, self.seed]  # type: list[Any]
+        index = ("steps", "temperature", "top_p", "seed").index(key)
+        values[index] = value
         try:
-            new = dict(zip(("steps", "temperature", "top_p", "seed"), sampling(**values)))[key]
+            new = sampling(*values)[index]
         except ValueError as e:
             print("%s takes %s, not %r: %s; %s unchanged (%s)" % (name, kind, arg, e, key, old))
             return
@@ -179,7 +181,8 @@ def repl(model: 'Model', steps: int = 256, temperature: float = 1.0, top_p: floa
     # The settings are checked before the first prompt, by the API's rule.
     given = (steps, temperature, top_p, seed)
     normal = sampling(*given)
-    steps, temperature, top_p, seed = [g if g == n else n for g, n in zip(given, normal)]
+    kept = [g if g == n else n for g, n in zip(given, normal)]  # type: list[Any]
+    steps, temperature, top_p, seed = kept
     if steps == 0 or steps > model.config[SEQ_LEN]:
         steps = model.config[SEQ_LEN]
     session = _Session(model, steps, temperature, top_p, seed)
@@ -211,7 +214,7 @@ def _typeahead() -> 'Any':
         return None
 
 
-_POLLER = [False]  # [poller or None], made at the first prompt
+_POLLER = [False]  # type: list[Any]  # [poller or None], made at the first prompt
 
 
 def _read_line(out: 'Any') -> str:
