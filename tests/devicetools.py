@@ -51,11 +51,16 @@ def running_emulator(elf, tmp_path_factory, name, **kwargs):
 
 @contextlib.contextmanager
 def friendly_repl(port, settle=0.3):
-    """The device's console at the friendly REPL's prompt (Ctrl-B) as a Pty,
-    the rest of the banner read; closed after."""
+    """The device's console at the friendly REPL's prompt (Ctrl-B), just
+    soft-reset (Ctrl-D), as a Pty, the rest of the banner read; closed after."""
     con = Pty(port)
     try:
         con.write(b"\r\x02")
+        con.read_until(b">>> ")
+        # A soft reset: what an earlier test's mpremote exec left loaded (a
+        # model, say) would otherwise hold the heap.
+        con.write(b"\x04")
+        con.read_until(b"soft reboot")
         con.read_until(b">>> ")
         con.read_for(settle)
         yield con
