@@ -110,7 +110,7 @@ $(MODELS_DIR)/stories260K.bin:
 test:
 	sh host/setup-test-deps.sh $(PYTHON)
 	$(MAKE) $(FIRMWARE)
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -o console_output_style=count tests
 
 # The quick subset: only the host firmware, no emulators or cross compilers.
 check: $(FIRMWARE)
@@ -144,8 +144,8 @@ $(BUILD_DIR)/stories260K_f32.llm: $(MODELS_DIR)/stories260K.bin
 check-port:
 	@if [ -z "$(PORT)" ]; then echo "error: give the board's serial port: PORT=/dev/ttyACM0 (make emulator prints one)" >&2; exit 1; fi
 
-deploy: check-port $(MODEL)
-	$(PYTHON) -m host deploy $(PORT) $(MODEL) $(if $(FS),--fs)
+deploy: check-port $(abspath $(MODEL))
+	$(PYTHON) -m host deploy $(PORT) $(abspath $(MODEL)) $(if $(FS),--fs)
 
 repl: check-port
 	$(PYTHON) -m mpremote connect $(PORT) repl

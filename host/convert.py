@@ -6,6 +6,7 @@ export.py --version 2) checkpoints whose group size divides every row.
     python3 -m host convert stories260K.bin tok512.bin stories260K.llm [--int8] [--group-size N]
 """
 import argparse
+import os
 import struct
 import sys
 
@@ -115,7 +116,14 @@ def load_checkpoint(path):
     return llama2.read_checkpoint(path)
 
 
+def check_output(out):
+    """Refuse an output that cannot become a file, before anything is written."""
+    if os.path.isdir(out):
+        raise IsADirectoryError("%s is a directory: give the path of the file to write" % out)
+
+
 def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=None):
+    check_output(out)
     config, weights = load_checkpoint(checkpoint)
     with open(tokenizer, "rb") as f:
         tok = f.read()
@@ -127,8 +135,14 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
                                  " rounded up to %d" % (group_size, name, cols, SIMD_BYTES, name, SIMD_BYTES))
     if dtype == "f32" and isinstance(weights["wq"][0], tuple):
         raise ValueError("%s holds int8 weights; convert it with --int8" % checkpoint)
-    return modelfile.write(out, config, weights, tok, dtype=dtype, group_size=group_size,
-                           shared=weights["wcls"] is weights["token_embedding_table"], progress=progress)
+    try:
+        return modelfile.write(out, config, weights, tok, dtype=dtype, group_size=group_size,
+                               shared=weights["wcls"] is weights["token_embedding_table"], progress=progress)
+    except BaseException:
+        # modelfile.write writes OUT.part, then renames it: no half-written leftover.
+        if os.path.exists(out + ".part"):
+            os.remove(out + ".part")
+        raise
 
 
 def main(argv=None):

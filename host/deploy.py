@@ -25,6 +25,13 @@ from host import romfs
 from host.progress import Bar
 
 CHUNK = 4096
+# How long the other end may take to answer as a MicroPython REPL before the
+# deploy gives up; an emulator on a busy machine can take several seconds.
+CONNECT_TIMEOUT = float(os.environ.get("LLM_DEPLOY_TIMEOUT", "30"))
+
+
+class NotAREPL(Exception):
+    pass
 
 
 def sha256_of(path):
@@ -35,11 +42,37 @@ def sha256_of(path):
 class Board:
     """A raw-REPL session on the board through mpremote's transport."""
 
-    def __init__(self, port):
+    def __init__(self, port, timeout=CONNECT_TIMEOUT):
         from mpremote.transport_serial import SerialTransport
         self.port = port
-        self.t = SerialTransport(port, baudrate=115200)
-        self.t.enter_raw_repl(soft_reset=True)
+        # With a read timeout, entering the raw REPL gives up on a terminal
+        # that never answers (without one, its first read waits for good).
+        # Nothing but the raw REPL's control bytes (Ctrl-C, Ctrl-A) is
+        # written until the other end has answered "raw REPL; CTRL-B to exit".
+        self.t = SerialTransport(port, baudrate=115200, timeout=timeout)
+        try:
+            if not self._answers(timeout):
+                raise NotAREPL("no MicroPython REPL answered on %s within %g s (is the board on this port,"
+                               " and is no other program using it?)" % (port, timeout))
+            self.t.enter_raw_repl(soft_reset=True)
+        except BaseException:
+            self.t.close()
+            raise
+
+    def _answers(self, timeout):
+        import time
+        serial = self.t.serial
+        serial.write(b"\r\x03\x03\r\x01")  # stop a running program, enter the raw REPL
+        got = b""
+        deadline = time.monotonic() + timeout
+        while b"raw REPL; CTRL-B to exit" not in got:
+            if time.monotonic() > deadline:
+                return False
+            serial.timeout = max(0.01, min(1.0, deadline - time.monotonic()))
+            got += serial.read(max(1, serial.in_waiting))
+        serial.write(b"\x02")  # back to the friendly REPL: enter_raw_repl starts from there
+        serial.timeout = timeout
+        return True
 
     def exec(self, code):
         return self.t.exec(code)
@@ -153,6 +186,9 @@ def main(argv=None):
             return 1
     try:
         board = Board(args.port)
+    except NotAREPL as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 1
     except Exception as e:
         sys.stderr.write("error: cannot open the board's REPL on %s: %s\n" % (args.port, e))
         return 1
@@ -175,6 +211,9 @@ def main(argv=None):
                     sys.stderr.write("error: %s: sha256 on the board %s != local %s\n" % (name, got, sha256_of(local)))
                     return 1
                 print("%s: sha256 verified" % name)
+        # Leave the board as after a boot: the checks' objects would otherwise
+        # split the heap, and a model's KV cache needs one piece.
+        board.soft_reset()
     except SystemExit:
         raise
     except Exception as e:

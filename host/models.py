@@ -54,7 +54,16 @@ def fetch(name, digest, dest_dir, shared):
         shutil.copyfile(local, part)
     else:
         print("%s: downloading %s" % (dest, BASE_URL + name))
-        download(BASE_URL + name, part)
+        try:
+            download(BASE_URL + name, part)
+        except OSError as e:  # urllib's URLError included: no network, no DNS, refused
+            if os.path.exists(part):
+                os.remove(part)
+            reason = getattr(e, "reason", None) or e
+            raise SystemExit("error: cannot download %s: %s.\nWithout internet, copy %s into %s yourself, or"
+                             " give --shared DIR (make models: SHARED_DIR=DIR, which holds models/) where"
+                             " they are; either way their sha256 is checked." % (
+                                 BASE_URL + name, reason, " and ".join(MODELS), dest_dir))
     got = sha256_of(part)
     if got != digest:
         os.remove(part)

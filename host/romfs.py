@@ -96,6 +96,8 @@ COPY_CHUNK = 1 << 20
 def write_image(output, paths, progress=None):
     """Write the image of paths to output, streaming the files' data
     through; progress(done, total) is called with bytes of the image."""
+    if os.path.isdir(output):
+        raise IsADirectoryError("%s is a directory: give the path of the image to write" % output)
     sizes = [os.path.getsize(p) for p in paths]
     header, heads, tail = layout([(os.path.basename(p), n) for p, n in zip(paths, sizes)])
     total = len(header) + sum(len(h) for h in heads) + sum(sizes) + len(tail)
@@ -121,11 +123,11 @@ def write_image(output, paths, progress=None):
             out.write(tail)
             if progress:
                 progress(out.tell(), total)
+        os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    os.replace(tmp, output)
     return total
 
 

@@ -106,3 +106,51 @@ def libm_reference():
     """host.reference, whose sinf/cosf call the C library as llama2.c does."""
     from host import reference
     return reference
+
+
+# ---------------------------------------------------------------------------------------------
+# `make test`'s closing table: what ran where.  It comes before pytest's own
+# last line, which CI reads.
+
+WHERE = (("asan", "sanitizers"), ("device", "M3 emulator"), ("s3", "S3 core"), ("cross", "cross compilers"))
+_where = {}  # nodeid -> where it ran
+_tally = {}  # where -> {outcome: count, "seconds": float}
+
+
+def _place(item):
+    names = {m.name for m in item.iter_markers()}
+    for marker, where in WHERE:
+        if marker in names:
+            return where
+    return "host firmware"
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        _where[item.nodeid] = _place(item)
+
+
+def pytest_runtest_logreport(report):
+    where = _where.get(report.nodeid, "host firmware")
+    row = _tally.setdefault(where, {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "seconds": 0.0})
+    row["seconds"] += report.duration
+    if report.when == "call":
+        row[report.outcome] += 1
+    elif report.failed:
+        row["errors"] += 1  # a fixture (setup or teardown) failed
+    elif report.skipped:
+        row["skipped"] += 1  # skipped in setup: a missing tool or fixture
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _tally:
+        return
+    tr = terminalreporter
+    tr.section("where the tests ran", sep="-")
+    tr.write_line("%-16s %7s %7s %7s %7s %9s" % ("", "passed", "failed", "skipped", "errors", "seconds"))
+    order = ["host firmware"] + [w for _, w in WHERE]
+    for where in order + sorted(set(_tally) - set(order)):
+        row = _tally.get(where)
+        if row:
+            tr.write_line("%-16s %7d %7d %7d %7d %9.0f" % (where, row["passed"], row["failed"], row["skipped"],
+                                                          row["errors"], row["seconds"]))

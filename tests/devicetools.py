@@ -11,11 +11,16 @@ import time
 import tty
 from repo import REPO
 
+# Every timeout here guards against a hang; none is a speed limit.  An emulator
+# on a machine whose cores are busy runs many times slower than on an idle one,
+# so no wait gives up before GUARD seconds, whatever a test asks for.
+GUARD = float(os.environ.get("LLM_TEST_GUARD", "300"))
+
 
 def mpremote(port, *args, timeout=60):
     # From the repository's top directory, so relative paths work as a user types them.
     r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], cwd=REPO,
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=max(timeout, GUARD))
     assert r.returncode == 0, f"mpremote {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r.stdout
 
@@ -46,11 +51,16 @@ def running_emulator(elf, tmp_path_factory, name, **kwargs):
 
 @contextlib.contextmanager
 def friendly_repl(port, settle=0.3):
-    """The device's console at the friendly REPL's prompt (Ctrl-B) as a Pty,
-    the rest of the banner read; closed after."""
+    """The device's console at the friendly REPL's prompt (Ctrl-B), just
+    soft-reset (Ctrl-D), as a Pty, the rest of the banner read; closed after."""
     con = Pty(port)
     try:
         con.write(b"\r\x02")
+        con.read_until(b">>> ")
+        # A soft reset: what an earlier test's mpremote exec left loaded (a
+        # model, say) would otherwise hold the heap.
+        con.write(b"\x04")
+        con.read_until(b"soft reboot")
         con.read_until(b">>> ")
         con.read_for(settle)
         yield con
@@ -64,6 +74,8 @@ class Pty:
     def __init__(self, path):
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.fd)
+        # Bytes read past a marker: the next read_until or read_for gets them.
+        self.pending = b""
 
     def close(self):
         os.close(self.fd)
@@ -72,25 +84,39 @@ class Pty:
         os.write(self.fd, data)
 
     def read_until(self, marker, timeout=5.0):
-        out = b""
+        """Output up to and including marker; what came after it stays for the next read."""
+        out, self.pending = self.pending, b""
+        timeout = max(timeout, GUARD)
         deadline = time.monotonic() + timeout
         while marker not in out:
             left = deadline - time.monotonic()
             if left <= 0:
+                self.pending = out
                 raise AssertionError(f"no {marker!r} within {timeout} s; got {out!r}")
             if select.select([self.fd], [], [], left)[0]:
                 out += os.read(self.fd, 4096)
+        end = out.index(marker) + len(marker)
+        out, self.pending = out[:end], out[end:]
         return out
 
-    def run(self, line, timeout=5.0):
-        """Type a line at the friendly REPL; returns the output up to the next prompt."""
+    def run(self, line, timeout=5.0, check=True):
+        """Type a line at the friendly REPL; returns the output up to the next
+        prompt, which must hold no traceback unless check is False (a setup
+        step that failed would otherwise show up later as a NameError)."""
         self.write(line + b"\r")
-        return self.read_until(b">>> ", timeout)
+        # Its echo first: a prompt that came late from an earlier line must
+        # not pass for the end of this one.
+        out = self.read_until(line, timeout)
+        out += self.read_until(b">>> ", timeout)
+        if check:
+            assert b"Traceback" not in out, f"{line!r} failed:\n{out.decode(errors='replace')}"
+        return out
 
     def interrupt(self, code, running_for=1.0, timeout=5.0):
         """Type code (with its \\r), check that it still runs running_for seconds
         later, then Ctrl-C: KeyboardInterrupt and the prompt within timeout."""
         self.write(code)
+        self.read_until(code.split(b"\r")[0], timeout)  # its echo: what follows is its output
         assert b">>> " not in self.read_for(running_for), f"{code!r} ended before the Ctrl-C"
         self.write(b"\x03")
         out = self.read_until(b">>> ", timeout)
@@ -98,7 +124,7 @@ class Pty:
         return out
 
     def read_for(self, seconds):
-        out = b""
+        out, self.pending = self.pending, b""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if select.select([self.fd], [], [], left)[0]:
@@ -138,6 +164,7 @@ def firmware_on_pty(firmware, code, bytes_as_written=False):
 
 def read_until(fd, marker, timeout, out=b"", since=0):
     """Read the terminal until marker shows up in out[since:]."""
+    timeout = max(timeout, GUARD)
     deadline = time.monotonic() + timeout
     while marker not in out[since:]:
         left = deadline - time.monotonic()
@@ -150,13 +177,24 @@ def read_until(fd, marker, timeout, out=b"", since=0):
     return out
 
 
-def type_line(fd, line, timeout=30):
+def type_line(fd, line, timeout=30, end=b"\r"):
     """Type a line at the prompt.  The unix port's input() prints its prompt
     and only then switches the terminal to raw mode, flushing input: wait for
     the switch (ICANON off) so that the line is not thrown away."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + max(timeout, GUARD)
     while termios.tcgetattr(fd)[3] & termios.ICANON:
         if time.monotonic() > deadline:
             raise AssertionError("the terminal never went to raw mode for input()")
         time.sleep(0.01)
-    os.write(fd, line + b"\r")
+    os.write(fd, line + end)
+
+
+def wait_cooked(fd, timeout=30):
+    """Wait until the firmware has taken a typed line and put the terminal back
+    in its ordinary mode, where Ctrl-C is SIGINT (in input()'s raw mode it is
+    only a byte, and the switch back flushes it)."""
+    deadline = time.monotonic() + max(timeout, GUARD)
+    while not termios.tcgetattr(fd)[3] & termios.ICANON:
+        if time.monotonic() > deadline:
+            raise AssertionError("the terminal never left raw mode after input()")
+        time.sleep(0.01)

@@ -86,7 +86,8 @@ def test_model_that_does_not_fit_gives_the_helpful_memory_error(deployed):
     out = mpremote(board, "exec", "import llm\ntry:\n llm.load('/rom/s260_f32.llm')\n"
                                   "except MemoryError as e:\n print('MemoryError:', e)")
     assert "MemoryError:" in out and "needs about" in out
-    assert "kv='int8'" in out and "smaller ctx" in out
+    # Only settings that fit the free heap are suggested (tests/test_memory_budgets.py loads each one).
+    assert re.search(r"try ctx=\d+ or (ctx=\d+, )?kv='int8'", out), out
 
 
 def test_soft_reset_keeps_the_deployed_model(deployed, models):
@@ -101,7 +102,7 @@ def test_soft_reset_keeps_the_deployed_model(deployed, models):
 
 def test_ctrl_c_stops_a_generation_and_the_model_stays_usable(deployed):
     with friendly_repl(deployed) as con:
-        con.run(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')", timeout=30)
+        con.run(b"import llm; m = llm.load('/rom/s260_int8.llm', ctx=256, kv='int8')", timeout=300)
         con.interrupt(b"print(m.generate('', steps=256, temperature=0))\r", running_for=0.5, timeout=30)
         out = con.run(b"print(m.generate('Once upon a time', steps=20, temperature=0))", timeout=60)
         assert b"Once upon a time" in out and b"Error" not in out, out

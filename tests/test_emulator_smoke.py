@@ -53,7 +53,9 @@ def test_exec_and_config(device):
     assert out[1] == hashlib.sha256(b"abc").hexdigest()
     assert out[2:5] == ["(1,", "25)", "1"]
     assert int(out[5]) >= 1024 * 1024  # ROMFS partition size
-    assert 190 <= int(out[6]) <= 1000
+    # A sleep never ends early; how much later it ends depends on the load
+    # on the machine running the emulator, so there is no upper bound.
+    assert int(out[6]) >= 190
 
 
 def test_romfs_deploy_and_filesystem(device, tmp_path):

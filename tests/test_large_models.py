@@ -15,7 +15,7 @@ import pytest
 
 import mpy
 from mpy import cli
-from devicetools import firmware_on_pty, read_until, type_line
+from devicetools import firmware_on_pty, read_until, type_line, wait_cooked
 from host import llama2
 from repo import REPO
 
@@ -122,6 +122,7 @@ def test_repl_recovers_from_ctrl_c_on_15m(firmware, tmp_path, tok32k_path):
     with firmware_on_pty(firmware, code) as fd:  # as a user runs it
         read_until(fd, b"> ", 30)
         type_line(fd, b"Once upon a time")
+        wait_cooked(fd)  # the story has begun: Ctrl-C is now SIGINT, not a byte for input()
         time.sleep(0.3)  # mid-story: 256 steps of a 15M model take longer than this
         os.write(fd, b"\x03")  # Ctrl-C, which the terminal turns into SIGINT
         after = read_until(fd, b"\n> ", 30)

@@ -99,6 +99,20 @@ def test_truncated_and_oversized_checkpoints(firmware, base):
     assert res["after"].startswith("Once")
 
 
+def test_many_layers_in_a_small_file_is_truncated_before_any_table(firmware, base):
+    """A header claiming 2**24 layers: the size is worked out from the config
+    first, so the message is "truncated" with both sizes, on a small heap and
+    without building a 2**24-layer tensor table."""
+    d, good, tok = base
+    cases = []
+    for layers in (1 << 24, 1 << 20, 3000):
+        blob = header(layers=layers) + good[28:]
+        cases.append(("layers=%d" % layers, blob, tok, {}, "ValueError",
+                      ("truncated", "header says", "file has %d" % len(blob))))
+    (d / "good.bin").write_bytes(good)
+    run_load_cases(d, cases, [str(d / "good.bin"), str(tok)], heapsize="600k")
+
+
 def test_absurd_header_fields(firmware, base):
     d, good, tok = base
     body = good[28:]

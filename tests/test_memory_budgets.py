@@ -1,6 +1,7 @@
 """Memory budgets: what each model configuration needs, and the error that says
 what to change when it does not fit."""
 import os
+import re
 
 import pytest
 
@@ -52,8 +53,42 @@ def test_model_that_does_not_fit_says_what_to_change(llm_files):
     assert r.returncode != 0
     err = r.stderr.decode()
     assert "MemoryError" in err and "needs about" in err
-    for tip in ("int8 weights", "smaller ctx", "kv='int8'"):
-        assert tip in err
+    assert re.search(r"try ctx=\d+ or (ctx=\d+, )?kv='int8'$", err.strip()), err
+    # The weights are mapped: int8 weights or ROMFS would not free any heap.
+    assert "int8 weights" not in err and "ROMFS" not in err
+
+
+LOAD = """
+import gc, llm
+try:
+    llm.load(%(path)r%(args)s)
+    print("LOADED")
+except MemoryError as e:
+    print("ERR", e)
+"""
+
+
+@pytest.mark.parametrize("heap", ["60K", "100K", "256K", "400K"])
+def test_each_suggested_setting_fits(llm_files, heap):
+    """Every setting the MemoryError suggests loads on that heap: at 256K only
+    ctx and kv='int8' together fit stories260K's 512 positions."""
+    r = firmware.run(["-c", LOAD % {"path": llm_files[0], "args": ""}], heapsize=heap)
+    out = r.stdout.decode()
+    assert out.startswith("ERR ") and "; try " in out, out + r.stderr.decode()
+    tips = out.split("; try ", 1)[1].split(";")[0].strip().split(" or ")
+    assert tips and all(re.match(r"(ctx=\d+)?(, )?(kv='int8')?$", t) for t in tips), tips
+    for tip in tips:
+        r = firmware.run(["-c", LOAD % {"path": llm_files[0], "args": ", " + tip}], heapsize=heap)
+        assert r.stdout.decode() == "LOADED\n", (tip, r.stdout.decode() + r.stderr.decode())
+
+
+def test_a_model_still_loaded_is_named(llm_files):
+    code = ("import llm\nm = llm.load(%r)\ntry:\n    llm.load(%r)\nexcept MemoryError as e:\n    print(e)\n"
+            "del m\nimport gc\ngc.collect()\nprint(llm.load(%r).ctx)\n" % (llm_files[0], llm_files[0], llm_files[0]))
+    r = firmware.run(["-c", code], heapsize="1M")
+    out = r.stdout.decode()
+    assert "if an earlier model is still loaded, free it first (del m; gc.collect())" in out, out + r.stderr.decode()
+    assert out.endswith("\n512\n"), out  # and after del m it fits
 
 
 def test_info_reports_parts(llm_files):

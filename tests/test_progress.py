@@ -199,13 +199,18 @@ def test_a_long_label_is_shortened_to_fit_the_terminal():
     # A line wider than the terminal wraps, and \r then redraws only its last part.
     master, slave = pty.openpty()
     try:
-        os.set_blocking(master, False)
         with open(slave, "w", closefd=False) as stream:
             termios.tcsetwinsize(slave, (24, 80))
             bar = progress.Bar("writing " + "x" * 80 + ".romfs", 1000, unit="bytes", stream=stream)
             bar.update(500)
             bar.update(1000)
-        got = os.read(master, 4096).decode().replace("\r\n", "\n")
+        # The terminal hands the bytes over in pieces: read up to the bar's
+        # closing newline.
+        got = b""
+        while not got.endswith(b"\n"):
+            assert select.select([master], [], [], 60)[0], "no closing newline within 60 s: %r" % got
+            got += os.read(master, 4096)
+        got = got.decode().replace("\r\n", "\n")
     finally:
         os.close(master)
         os.close(slave)

@@ -103,9 +103,8 @@ def test_help_lists_every_command_and_the_settings(s260):
 
 
 def test_bad_values_say_so_and_change_nothing(s260):
-    bad = ["/temp -1", "/temp abc", "/temp nan", "/temp inf", "/temp", "/topp 1.5", "/topp -0.1",
-           "/topp nan", "/topp x", "/steps 0", "/steps 513", "/steps 2.5", "/steps", "/seed x",
-           "/seed 1.5", "/seed"]
+    bad = ["/temp abc", "/temp nan", "/temp", "/topp nan", "/topp x", "/steps 2.5", "/steps", "/seed x",
+           "/seed 1.5", "/seed", "/seed %d" % (1 << 64), "/seed %d" % (7 << 64), "/seed %d" % (-(1 << 63) - 1)]
     turns, _, _ = repl(s260, ["/help"] + bad + ["/help", "Once upon a time"],
                        settings="steps=30, temperature=0, top_p=0.9, seed=5")
     value = {"/temp": "0", "/topp": "0.9", "/steps": "30", "/seed": "5"}
@@ -135,6 +134,19 @@ def test_good_values_apply_to_the_next_story(s260):
     assert story == shown(want) and n == 33
     # The settings make differences that the comparison above sees.
     assert want != greedy and want != other_seed
+
+
+def test_out_of_range_values_take_the_apis_meaning(s260):
+    """The REPL uses the API's rule (llm.model.sampling), and says what a value became."""
+    lines = ["/temp -1", "/temp inf", "/topp 1.5", "/topp -0.1", "/steps 0", "/steps 513", "/seed -5",
+             "/temp -3", "/topp 2", "/steps 30", "/seed 5", "Once upon a time"]
+    turns, _, _ = repl(s260, lines, settings="steps=40, temperature=0.5, top_p=0.5, seed=9")
+    assert [t[1].decode() for t in turns[:7]] == [
+        "temperature 0.0 (from -1)\n", "temperature inf\n", "top-p 0.9 (from 1.5)\n", "top-p 0.9 (from -0.1)\n",
+        "steps 512 (from 0)\n", "steps 512 (from 513)\n", "seed %d (from -5)\n" % ((1 << 64) - 5)]
+    story, n = story_and_stats(turns[-1][1])
+    want, = pieces(s260, [("Once upon a time", 30, 0, 0.9, 5)])
+    assert story == shown(want) and n == 30
 
 
 def test_seed_zero_means_the_clock(s260):
@@ -293,4 +305,68 @@ def test_ctrl_c_mid_story_then_continue(firmware, slow_model):
     assert int(m.group(2)) == 40
     want, = pieces(slow_model, [("Once upon a time", n + 40, 0, 0.9, 0)])
     assert len(want) == n + 40
-    assert before + more == shown(want)
+    got, expected = before + more, shown(want)
+    at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    assert got == expected, "n %d, %d bytes before the Ctrl-C; first difference at %d: got %r, want %r" % (
+        n, len(before), at, got[max(0, at - 40):at + 40], expected[max(0, at - 40):at + 40])
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C anywhere in a turn ends that turn, never the REPL
+
+def test_ctrl_c_just_after_a_story_keeps_the_repl(s260):
+    # The unix firmware raises KeyboardInterrupt at any instruction; this one
+    # lands after the story's last token, where the tok/s line is worked out.
+    ckpt, tok = s260
+    code = ("import sys, llm\nr = sys.modules['llm.repl']\ncalls = [0]\nticks = r._ticks_ms\n"
+            "def late():\n    calls[0] += 1\n    if calls[0] == 2:\n        raise KeyboardInterrupt\n    return ticks()\n"
+            "r._ticks_ms = late\nm = llm.load(%r, %r)\nllm.repl(m, steps=20, temperature=0)\nprint('REPL-DONE')\n"
+            % (ckpt, tok))
+    p = mpy.run(code, input=b"Once upon a time\n/steps 12\nThe cat\n")
+    assert p.returncode == 0 and b"Traceback" not in p.stderr, p.stderr.decode(errors="replace")
+    out = p.stdout
+    assert out.endswith(b"REPL-DONE\n"), out[-300:]
+    assert b"> /steps 12\r\nsteps 12\n" in out
+    want, = pieces(s260, [("The cat", 12, 0, 0.9, 0)])
+    assert shown(want) + b"\n[12 tokens" in out
+
+
+def test_ctrl_c_at_the_prompt_clears_the_line(firmware, s260):
+    ckpt, tok = s260
+    code = ("import llm\nm = llm.load(%r, %r)\nllm.repl(m, steps=12, temperature=0)\nprint('REPL-DONE')\n"
+            % (ckpt, tok))
+    with firmware_on_pty(firmware, code, bytes_as_written=True) as fd:
+        out = read_until(fd, b"> ", 60)
+        mark = len(out)
+        type_line(fd, b"Once upon", end=b"")
+        out = read_until(fd, b"Once upon", 30, out, since=mark)
+        os.write(fd, b"\x03")  # in raw mode: a byte input() reads, not SIGINT
+        mark = len(out)
+        out = read_until(fd, b"> ", 30, out, since=mark)
+        type_line(fd, b"The cat")
+        out = read_until(fd, b"tok/s]\n> ", 60, out, since=mark)
+        type_line(fd, b"/quit")
+        out = read_until(fd, b"REPL-DONE", 30, out)
+    assert b"Traceback" not in out, out[-1000:]
+    want, = pieces(s260, [("The cat", 12, 0, 0.9, 0)])
+    assert b"The cat\r\n" + shown(want) + b"\n[12 tokens" in out, out[-1000:]
+    # The half-typed line never ran.
+    assert b"Once upon\r\nOnce upon" not in out
+
+
+def test_a_line_typed_while_the_model_loads_is_kept(firmware, s260):
+    # The wait stands for a slow load: the line is typed in the terminal's
+    # ordinary (cooked) mode and waits there until the REPL starts.
+    ckpt, tok = s260
+    code = ("import llm, select, sys\nm = llm.load(%r, %r)\nprint('LOADING')\n"
+            "p = select.poll()\np.register(sys.stdin, select.POLLIN)\np.poll(-1)\n"
+            "llm.repl(m, steps=12, temperature=0)\nprint('REPL-DONE')\n" % (ckpt, tok))
+    with firmware_on_pty(firmware, code, bytes_as_written=True) as fd:
+        out = read_until(fd, b"LOADING", 60)
+        os.write(fd, b"The cat\r")
+        out = read_until(fd, b"\n> ", 60, out)
+        type_line(fd, b"/quit")  # at the first prompt in raw mode
+        out = read_until(fd, b"REPL-DONE", 60, out)
+    assert b"Traceback" not in out, out[-1000:]
+    want, = pieces(s260, [("The cat", 12, 0, 0.9, 0)])
+    assert b"> The cat\r\n" + shown(want) + b"\n[12 tokens" in out, out[-1000:]

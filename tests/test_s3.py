@@ -113,7 +113,9 @@ def test_console_heap_romfs_and_clock(board, tmp_path):
     assert out[0] == "s3sim"
     assert 240_000 <= int(out[1]) <= 256_000, out  # ~250 KB, like a no-PSRAM ESP32-S3
     assert out[2] == "1" and int(out[3]) >= 4 * 1024 * 1024
-    assert 290 <= int(out[4]) <= 1000, out  # the cycle counter follows real time
+    # The cycle counter follows real time: a sleep never ends early (how much
+    # later depends on the load on the machine, so no upper bound).
+    assert int(out[4]) >= 290, out
     seconds_1970 = int(out[5]) + 946684800
     assert host_before - 5 <= seconds_1970 <= time.time() + 5, (out, host_before)
 

@@ -5,6 +5,8 @@ import sys
 
 import llm
 
+EPIPE = 32
+
 USAGE = """Usage:   micropython -m llm <checkpoint> [options]
 Example: micropython -m llm stories260K.bin -z tok512.bin -n 256 -i "Once upon a time"
 Options:
@@ -49,16 +51,13 @@ def parse(argv):
         raise UsageError("only -m generate is supported")
     if opts["kv"] not in llm.model.KV_TYPES:
         raise UsageError("-k must be f32 or int8")
-    for key in ("temperature", "top_p"):
-        if opts[key] != opts[key]:
-            raise UsageError("%s must be a number, not nan" % key)
-    # llama2.c's overrides of out-of-range values.
-    if opts["temperature"] < 0:
-        opts["temperature"] = 0.0
-    if opts["top_p"] < 0 or opts["top_p"] > 1:
-        opts["top_p"] = 0.9
-    if opts["steps"] < 0:
-        opts["steps"] = 0
+    # The API's rule (llama2.c's overrides of out-of-range values), checked
+    # before the model is loaded.
+    try:
+        opts["steps"], opts["temperature"], opts["top_p"], opts["seed"] = llm.model.sampling(
+            opts["steps"], opts["temperature"], opts["top_p"], opts["seed"])
+    except ValueError as e:
+        raise UsageError(str(e))
     return opts
 
 
@@ -93,9 +92,16 @@ def main(argv):
         sys.stderr.write("error: %s\n" % (e.args[-1] if isinstance(e, OSError) and len(e.args) > 1 else e))
         return 1
     out = getattr(sys.stdout, "buffer", sys.stdout)
-    for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):
-        write_piece(out, piece)
-    out.write(b"\n")
+    try:
+        for piece in model.pieces(opts["prompt"], opts["steps"], opts["temperature"], opts["top_p"], opts["seed"]):
+            write_piece(out, piece)
+        out.write(b"\n")
+    except OSError as e:
+        if e.args[0] != EPIPE:
+            raise
+        # The reader left (`... | head`): nothing more to say, as a C
+        # program killed by SIGPIPE says nothing.
+        return 0
     if model.stop_reason == "ctx":
         sys.stderr.write(llm.model.context_full_message(model) + "\n")
     if model.tokens_per_second:

@@ -4,12 +4,27 @@ import os
 import _llm
 
 
+EISDIR = 21
+
+
+def printable(path: str) -> str:
+    """path as printable ASCII: MicroPython can neither print nor open a str
+    that is not valid UTF-8, which a command-line argument can be."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else "\\x%02x" % b for b in path.encode())
+
+
 def file_size(path: str) -> int:
     try:
-        return os.stat(path)[6]
+        st = os.stat(path)
+    except UnicodeError:
+        raise ValueError("%s: the path is not valid UTF-8, which MicroPython cannot open; rename the file"
+                         % printable(path))
     except OSError as e:
         # MicroPython's OSError does not name the file; say which one.
         raise OSError(e.args[0], "cannot open %s (errno %s)" % (path, e.args[0]))
+    if st[0] & 0o170000 == 0o040000:
+        raise OSError(EISDIR, "%s is a directory, not a file" % path)
+    return st[6]
 
 
 def open_buffer(path: str) -> tuple:

@@ -19,14 +19,31 @@ def read_header(f, path):
     return tuple(cfg), shared
 
 
-def layout(cfg, shared):
-    """Tensor table (offset, F32, 0, 0) x fileformat.n_tensors(n_layers) and file size."""
-    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
-    head_size = dim // heads
+def _sizes(cfg):
     sizes = {}
     for name in ("embedding",) + LAYER_TENSORS:
         rows, cols = shape(name, cfg)
         sizes[name] = rows * cols
+    return sizes
+
+
+def file_bytes(cfg, shared):
+    """The size of a checkpoint with this config: arithmetic only, so that a
+    header claiming millions of layers is caught before anything is built."""
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
+    sizes = _sizes(cfg)
+    n = sizes["embedding"] + layers * sum(sizes[name] for name in LAYER_TENSORS)
+    n += dim + seq_len * (dim // heads)  # rms_final; freq_cis_real and _imag, unused
+    if not shared:
+        n += vocab * dim
+    return V0_HEADER_SIZE + 4 * n
+
+
+def layout(cfg, shared):
+    """Tensor table (offset, F32, 0, 0) x fileformat.n_tensors(n_layers); the
+    caller has checked the file's size (file_bytes) and that it is below 2 GiB."""
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
+    sizes = _sizes(cfg)
     # Tensors are stored all layers at a time: every rms_att, then every wq...
     starts = {}
     off = V0_HEADER_SIZE
@@ -35,14 +52,11 @@ def layout(cfg, shared):
         off += sizes[name] * 4 * (1 if name == "embedding" else layers)
     rms_final = off
     off += dim * 4
-    off += seq_len * head_size * 4  # freq_cis_real and _imag, unused
+    off += seq_len * (dim // heads) * 4
     classifier = starts["embedding"] if shared else off
-    if not shared:
-        off += vocab * dim * 4
     entries = [starts["embedding"], F32, 0, 0]
     for l in range(layers):
         for name in LAYER_TENSORS:
             entries += (starts[name] + l * sizes[name] * 4, F32, 0, 0)
     entries += (rms_final, F32, 0, 0, classifier, F32, 0, 0)
-    # The tensor table holds int32 offsets: no table past 2 GiB.
-    return (array("i", entries) if off < 1 << 31 else None), off
+    return array("i", entries)

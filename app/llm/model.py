@@ -36,8 +36,55 @@ def _ticks_diff(a, b):
 
 
 def _time_seed() -> int:
-    # llama2.c: a seed <= 0 means "seed from the clock".
+    # llama2.c: a seed of 0 means "seed from the clock".
     return int(time.time()) & 0xFFFFFFFF or 1
+
+
+def _number(name: str, value: 'object') -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s must be a number, not %r" % (name, value))
+    value = float(value)
+    if value != value:
+        raise ValueError("%s must be a number, not nan" % name)
+    return value
+
+
+def sampling(steps: 'Optional[int]', temperature: float, top_p: float,
+             seed: 'Optional[int]' = None) -> tuple:
+    """The one rule for the sampling parameters, used by Model.tokens(),
+    Model.resume_tokens(), the command line and the REPL; it raises at once,
+    before any token is generated.  Returns (steps, temperature, top_p, seed):
+
+    - steps: an int; None or <= 0 becomes 0, "as far as the context goes";
+    - temperature: a number, not nan; below 0 becomes 0 (llama2.c), inf is
+      allowed (every token equally likely);
+    - top_p: a number, not nan; outside [0, 1] becomes 0.9 (llama2.c);
+    - seed: an int in -2**63 .. 2**64 - 1, taken modulo 2**64 as llama2.c's
+      unsigned 64-bit seed; None or 0 becomes 0, "from the clock".  A seed
+      outside that range is an error: llama2.c cannot hold it, and a
+      multiple of 2**64 would silently be the clock's seed.
+    """
+    if steps is None:
+        steps = 0
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError("steps must be an int, not %r" % (steps,))
+    if steps < 0:
+        steps = 0
+    temperature = _number("temperature", temperature)
+    if temperature < 0:
+        temperature = 0.0
+    top_p = _number("top_p", top_p)
+    if top_p < 0 or top_p > 1:
+        top_p = 0.9
+    if seed is None:
+        seed = 0
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError("seed must be an int, not %r" % (seed,))
+    if seed < -(1 << 63) or seed >= 1 << 64:
+        raise ValueError("seed must be from -2**63 to 2**64 - 1 (llama2.c's 64-bit seed), not %d" % seed)
+    if seed < 0:
+        seed += 1 << 64
+    return steps, temperature, top_p, seed
 
 
 def _incomplete_utf8_tail(data: bytes) -> int:
@@ -98,39 +145,37 @@ class Model:
         self._rng = bytearray(8)
         self.tokens_per_second = 0.0
         self.stop_reason = None  # type: Optional[str]
-        # What resume_tokens() continues from: the last story's prompt, and the
-        # token still to be fed with its position (None: nothing to continue).
+        # What resume_tokens() continues from: the last story's prompt, and
+        # (token still to be fed, its position, the token before it, the
+        # random state after it was drawn); None: nothing to continue.
         self._prompt = []  # type: list[int]
-        self._next = None  # type: Optional[tuple[int, int]]
+        self._next = None  # type: Optional[tuple[int, int, int, bytes]]
 
     @property
     def vocab_size(self) -> int:
         return self.config[VOCAB_SIZE]
 
-    def _steps(self, steps: 'Optional[int]') -> int:
-        # llama2.c clamps steps to seq_len; -n counts the prompt's tokens too.
-        seq_len = self.config[SEQ_LEN]
-        if steps is None or steps <= 0 or steps > seq_len:
-            steps = seq_len
-        return steps
-
     def tokens(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
                top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[tuple[int, int]]':
-        """Yield (previous token, token) for each position, prompt included."""
-        if temperature is None or temperature < 0:
-            temperature = 0.0
-        if top_p is None or top_p < 0 or top_p > 1:
-            top_p = 0.9
-        if seed is None or seed == 0:
-            seed = _time_seed()
-        # llama2.c keeps the seed in an unsigned 64-bit int: -5 is 2**64 - 5.
-        self._rng[:] = struct.pack("<q" if seed < 0 else "<Q", seed)
-        self._next = None  # the KV cache is about to be overwritten
+        """Yield (previous token, token) for each position, prompt included.
+        The arguments are checked here, before the iterator is returned
+        (see sampling())."""
+        steps, temperature, top_p, seed = sampling(steps, temperature, top_p, seed)
+        # llama2.c clamps steps to seq_len; -n counts the prompt's tokens too.
+        seq_len = self.config[SEQ_LEN]
+        if steps == 0 or steps > seq_len:
+            steps = seq_len
+        self._next = None  # a new story: the last one cannot be continued
+        return self._story(prompt, steps, temperature, top_p, seed)
+
+    def _story(self, prompt: 'Union[str, bytes]', steps: int, temperature: float, top_p: float,
+               seed: int) -> 'Iterator[tuple[int, int]]':
         # A str goes to the tokenizer as it is: it reads the UTF-8 bytes in
         # place, where a bytes copy would double a long prompt's memory.
+        self._rng[:] = struct.pack("<Q", seed or _time_seed())
         prompt_tokens = self.tokenizer.encode(prompt)
         self._prompt = prompt_tokens
-        yield from self._run(prompt_tokens[0], 0, self._steps(steps), temperature, top_p)
+        yield from self._run(prompt_tokens[0], 0, steps, temperature, top_p)
 
     def resume_tokens(self, steps: 'Optional[int]' = 256, temperature: float = 1.0,
                       top_p: float = 0.9) -> 'Iterator[tuple[int, int]]':
@@ -143,18 +188,16 @@ class Model:
         Raises ValueError when there is nothing to continue: no story yet,
         a story that ended (the model gave BOS), or a full context.
         """
+        steps, temperature, top_p, _ = sampling(steps, temperature, top_p)
         if self._next is None:
             if self.stop_reason == "bos":
                 raise ValueError("the story has ended: the model began a new one")
             raise ValueError("there is no story to continue")
-        token, pos = self._next
+        token, pos, _, rng = self._next
         if pos >= self.ctx:
             raise ValueError("the %d-token context is full" % self.ctx)
-        if temperature is None or temperature < 0:
-            temperature = 0.0
-        if top_p is None or top_p < 0 or top_p > 1:
-            top_p = 0.9
-        end = self.ctx if steps is None or steps <= 0 else pos + steps
+        end = self.ctx if steps == 0 else pos + steps
+        self._rng[:] = rng
         return self._run(token, pos, end, temperature, top_p)
 
     def _run(self, token: int, pos: int, end: int, temperature: float,
@@ -181,12 +224,12 @@ class Model:
                 self.stop_reason = "bos"
                 self._next = None
                 break
-            # One store, with no branch (where MicroPython raises a pending
-            # KeyboardInterrupt) between it and the yield: after Ctrl-C the
-            # resume point is the old one or this one, and both are valid,
-            # since feeding a token again at its position rewrites the same
-            # KV row.
-            self._next = (nxt, pos)
+            # The resume point is one store of everything resuming needs: the
+            # unix firmware raises KeyboardInterrupt at any instruction, and
+            # before this store the old point is still valid (feeding a token
+            # again at its position rewrites the same KV row; the random
+            # state is put back to what it was after that token was drawn).
+            self._next = (nxt, pos, token, bytes(self._rng))
             yield token, nxt
             token = nxt
             if start is None:
@@ -198,8 +241,11 @@ class Model:
     def pieces(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
                top_p: float = 0.9, seed: 'Optional[int]' = None) -> 'Iterator[bytes]':
         """Yield the raw bytes llama2.c's decode() gives for each token."""
+        return self._pieces(self.tokens(prompt, steps, temperature, top_p, seed))
+
+    def _pieces(self, pairs: 'Iterator[tuple[int, int]]') -> 'Iterator[bytes]':
         decode = self.tokenizer.decode
-        for prev, token in self.tokens(prompt, steps, temperature, top_p, seed):
+        for prev, token in pairs:
             yield decode(prev, token)
 
     def stream(self, prompt: 'Union[str, bytes]' = "", steps: int = 256, temperature: float = 1.0,
@@ -208,10 +254,15 @@ class Model:
 
         steps counts positions, prompt tokens included, as llama2.c's -n.
         temperature 0 is greedy; seed None or 0 seeds from the clock (a
-        negative seed is taken modulo 2**64, as llama2.c does).
+        negative seed is taken modulo 2**64, as llama2.c does).  The
+        arguments are checked here, before the iterator is returned (see
+        sampling()).
         """
+        return self._stream(self.pieces(prompt, steps, temperature, top_p, seed))
+
+    def _stream(self, pieces: 'Iterator[bytes]') -> 'Iterator[str]':
         pending = b""
-        for piece in self.pieces(prompt, steps, temperature, top_p, seed):
+        for piece in pieces:
             pending += piece
             keep = _incomplete_utf8_tail(pending)
             if keep < len(pending):
@@ -248,26 +299,65 @@ class Model:
         return d
 
 
-def _need_message(path: str, parts: dict, free: 'Union[int, str]', kv: str, ctx: int, weights_type: str) -> str:
-    needed = parts["kv_bytes"] + parts["activation_bytes"] + parts["tokenizer_index_bytes"]
+def _largest_ctx(config: tuple, ctx: int, kv: str, room: int) -> int:
+    """The largest ctx <= ctx whose KV cache and activations fit in room
+    bytes (0: none), as the module counts them."""
+    lo, hi = 0, ctx
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(_llm.memory(config, mid, TYPE_NAMES.index(kv))) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _need_message(path: str, config: tuple, parts: dict, free: 'Union[int, str]', kv: str, ctx: int) -> str:
+    other = parts["tokenizer_index_bytes"]
     for key in ("weights", "tokenizer"):
         if parts[key + "_where"] == "heap":
-            needed += parts[key + "_bytes"]
+            other += parts[key + "_bytes"]
+    needed = parts["kv_bytes"] + parts["activation_bytes"] + other
     tips = []
-    if weights_type == "f32":
-        tips.append("int8 weights (python3 -m host convert --int8)")
-    if ctx > 64:
-        tips.append("a smaller ctx (ctx=%d)" % max(16, ctx // 2))
-    if kv == TYPE_NAMES[F32]:
-        tips.append("kv='int8' (a quarter of the KV cache)")
+    if isinstance(free, int):
+        # Only what would fit what is free now, with room for the
+        # allocator's overhead and the small objects a model also makes.
+        room = free - other - max(4096, free // 16)
+        for k in KV_TYPES if kv == TYPE_NAMES[F32] else (kv,):
+            c = _largest_ctx(config, ctx, k, room)
+            if c > 16:
+                c -= c % 16
+            if c and (c < ctx or k != kv):
+                change = ["ctx=%d" % c] if c < ctx else []
+                if k != kv:
+                    change.append("kv='%s'" % k)
+                tips.append(", ".join(change))
+    if isinstance(free, int) and needed <= free:
+        # Enough bytes, but not in one piece.
+        tips.append("a soft reset (Ctrl-D) and then loading the model first: the free heap is in pieces"
+                    " too small for the KV cache")
     if parts["weights_where"] == "heap":
+        if parts["weights_type"] == "f32":
+            tips.append("int8 weights (python3 -m host convert --int8)")
         tips.append("putting the model on ROMFS, so weights stay in flash")
-    return ("%s needs about %d bytes of heap (KV cache %d, activations %d, tokenizer %d, weights in heap %d)"
-            " but only %s are free; try %s" % (
-                path, needed, parts["kv_bytes"], parts["activation_bytes"],
-                parts["tokenizer_index_bytes"] + (parts["tokenizer_bytes"] if parts["tokenizer_where"] == "heap" else 0),
-                parts["weights_bytes"] if parts["weights_where"] == "heap" else 0,
-                free, " or ".join(tips) or "a bigger board"))
+    message = ("%s needs about %d bytes of heap (KV cache %d, activations %d, tokenizer %d, weights in heap %d)"
+               " but only %s are free; try %s" % (
+                   path, needed, parts["kv_bytes"], parts["activation_bytes"],
+                   parts["tokenizer_index_bytes"] + (parts["tokenizer_bytes"] if parts["tokenizer_where"] == "heap" else 0),
+                   parts["weights_bytes"] if parts["weights_where"] == "heap" else 0,
+                   free, " or ".join(tips) or "a board with a bigger heap"))
+    try:
+        total = gc.mem_alloc() + gc.mem_free()
+    except AttributeError:
+        total = 0
+    if _loaded[0] and isinstance(free, int) and needed < total:
+        message += ("; this heap holds %d bytes in all: if an earlier model is still loaded, free it first"
+                    " (del m; gc.collect())" % total)
+    return message
+
+
+# How many models this interpreter has loaded (an earlier one may still hold the heap).
+_loaded = [0]
 
 
 def _mem_free() -> 'Union[int, str]':
@@ -287,14 +377,16 @@ def _read_layout(path: str) -> tuple:
         if modelfile.is_model_file(head):
             return modelfile.read_layout(f, path, size)
         config, shared = llama2.read_header(f, "%s (not a .llm file; read as a llama2.c checkpoint)" % path)
-    table, expected = llama2.layout(config, shared)
+    # The size first: the table is built only for a file that holds it.
+    expected = llama2.file_bytes(config, shared)
     if size < expected:
-        raise ValueError("%s is truncated: %d bytes, the header's config needs %d" % (path, size, expected))
+        raise ValueError("%s is truncated: its header says %d bytes, the file has %d" % (path, expected, size))
     if size > expected:
-        raise ValueError("%s has %d bytes, the header's config needs %d: not a version-0 llama2.c checkpoint"
+        raise ValueError("%s has %d bytes, its header says %d: not a version-0 llama2.c checkpoint"
                          % (path, size, expected))
-    if table is None:
+    if size >= 1 << 31:
         raise ValueError("%s: %d bytes is beyond the 2 GiB this firmware addresses" % (path, size))
+    table = llama2.layout(config, shared)
     return config, table, None, "f32"
 
 
@@ -338,7 +430,8 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         core = _llm.Model(weights, table, config, ctx, kv_type)
     except MemoryError:
         weights = tok_data = tok = None
-        raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, weights_type))
+        raise MemoryError(_need_message(checkpoint, config, parts, _mem_free(), kv, ctx))
+    _loaded[0] += 1
     return Model(core, tok, config, ctx, kv, parts)
 
 

@@ -1,3 +1,8 @@
+EISDIR: int
+
+def printable(path: str) -> str:
+    """path as printable ASCII: MicroPython can neither print nor open a str
+    that is not valid UTF-8, which a command-line argument can be."""
 def file_size(path: str) -> int: ...
 def open_buffer(path: str) -> tuple:
     '''Return (buffer, where) for the whole file at path.

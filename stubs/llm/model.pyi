@@ -10,6 +10,21 @@ BOS: int
 EOS: int
 KV_TYPES: Incomplete
 
+def sampling(steps: int | None, temperature: float, top_p: float, seed: int | None = None) -> tuple:
+    '''The one rule for the sampling parameters, used by Model.tokens(),
+    Model.resume_tokens(), the command line and the REPL; it raises at once,
+    before any token is generated.  Returns (steps, temperature, top_p, seed):
+
+    - steps: an int; None or <= 0 becomes 0, "as far as the context goes";
+    - temperature: a number, not nan; below 0 becomes 0 (llama2.c), inf is
+      allowed (every token equally likely);
+    - top_p: a number, not nan; outside [0, 1] becomes 0.9 (llama2.c);
+    - seed: an int in -2**63 .. 2**64 - 1, taken modulo 2**64 as llama2.c\'s
+      unsigned 64-bit seed; None or 0 becomes 0, "from the clock".  A seed
+      outside that range is an error: llama2.c cannot hold it, and a
+      multiple of 2**64 would silently be the clock\'s seed.
+    '''
+
 class Model:
     """A loaded model and its tokenizer.  Use llm.load() to make one."""
     tokenizer: Incomplete
@@ -22,7 +37,9 @@ class Model:
     @property
     def vocab_size(self) -> int: ...
     def tokens(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> Iterator[tuple[int, int]]:
-        """Yield (previous token, token) for each position, prompt included."""
+        """Yield (previous token, token) for each position, prompt included.
+        The arguments are checked here, before the iterator is returned
+        (see sampling())."""
     def resume_tokens(self, steps: int | None = 256, temperature: float = 1.0, top_p: float = 0.9) -> Iterator[tuple[int, int]]:
         """Continue the last story from where it stopped, for up to steps more
         positions (None or <= 0: to the end of the context), yielding
@@ -40,7 +57,9 @@ class Model:
 
         steps counts positions, prompt tokens included, as llama2.c's -n.
         temperature 0 is greedy; seed None or 0 seeds from the clock (a
-        negative seed is taken modulo 2**64, as llama2.c does).
+        negative seed is taken modulo 2**64, as llama2.c does).  The
+        arguments are checked here, before the iterator is returned (see
+        sampling()).
         """
     def generate(self, prompt: str | bytes = '', steps: int = 256, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> str:
         """The whole text stream() yields, as one str."""
