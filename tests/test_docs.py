@@ -40,7 +40,9 @@ RULES = [
     (r"^build/micropython ", "run", ""),
     (r"^mpremote connect PORT run examples/", "skip", "needs a board on PORT"),
     (r"^python3 -m host (romfs|convert|info|run) ", "run", ""),
-    (r"^python3 -m host s3-estimate ", "skip", "reads make bench-s3's output: an hour of the emulated S3 core"),
+    (r"^python3 -m host s3-estimate ", "skip", "reads make bench-s3's output (minutes on the emulated S3 core)"),
+    (r"^python3 -m host bench-board PORT ", "skip", "needs a board on PORT (tests/test_bench_board.py runs it on "
+                                                  "the emulated S3 core)"),
     (r"^mpremote connect PORT ", "skip", "needs a board on PORT (tests/test_device.py and test_s3.py do this on "
                                          "the emulators)"),
     (r"^MICROPYPATH=build/natmod/x64:app micropython ", "skip", "needs a stock unix MicroPython and the x64 .mpy "

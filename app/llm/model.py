@@ -299,13 +299,15 @@ class Model:
         return d
 
 
-def _largest_ctx(config: tuple, ctx: int, kv: str, room: int) -> int:
+def _largest_ctx(config: tuple, ctx: int, kv: str, room: int, block: int) -> int:
     """The largest ctx <= ctx whose KV cache and activations fit in room
-    bytes (0: none), as the module counts them."""
+    bytes and whose KV cache fits in one block of block bytes (0: none), as
+    the module counts them."""
     lo, hi = 0, ctx
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if sum(_llm.memory(config, mid, TYPE_NAMES.index(kv))) <= room:
+        activations, kv_bytes = _llm.memory(config, mid, TYPE_NAMES.index(kv))
+        if activations + kv_bytes <= room and kv_bytes <= block:
             lo = mid
         else:
             hi = mid - 1
@@ -322,9 +324,14 @@ def _need_message(path: str, config: tuple, parts: dict, free: 'Union[int, str]'
     if isinstance(free, int):
         # Only what would fit what is free now, with room for the
         # allocator's overhead and the small objects a model also makes.
-        room = free - other - max(4096, free // 16)
+        margin = max(4096, free // 16)
+        room = free - other - margin
+        # The KV cache is one block: where the heap can say, it must fit the
+        # largest hole, not just the free total.
+        largest = _llm.heap_largest()
+        block = largest - margin if largest >= 0 else room
         for k in KV_TYPES if kv == TYPE_NAMES[F32] else (kv,):
-            c = _largest_ctx(config, ctx, k, room)
+            c = _largest_ctx(config, ctx, k, room, block)
             if c > 16:
                 c -= c % 16
             if c and (c < ctx or k != kv):
@@ -427,6 +434,9 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         else:
             parts["tokenizer_where"] = parts["weights_where"]
             tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
+        # What reading the file left behind goes now, while the heap's
+        # holes are still in one piece for the KV cache.
+        gc.collect()
         core = _llm.Model(weights, table, config, ctx, kv_type)
     except MemoryError:
         weights = tok_data = tok = None

@@ -62,6 +62,9 @@ def sample(logits: Buffer, temperature: float, top_p: float, rng: Buffer, scratc
 def memory(config: Sequence[int], ctx: int, kv_type: int) -> tuple[int, int]:
     """(activation bytes, KV cache bytes) a Model allocates on the heap;
     kv_type as Model's."""
+def heap_largest() -> int:
+    """Bytes of the heap's largest free block, which a KV cache must fit in;
+    -1 where it cannot be known (the native .mpy)."""
 @overload
 def threads() -> int: ...
 @overload

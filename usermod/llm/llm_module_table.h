@@ -15,6 +15,7 @@
 LLM_TYPE(MP_QSTR_Model, llm_model_type)
 LLM_TYPE(MP_QSTR_Tokenizer, llm_tok_type)
 LLM_FUNCTION(MP_QSTR_memory, llm_memory_obj, 3)
+LLM_FUNCTION(MP_QSTR_heap_largest, llm_heap_largest_obj, 0)
 LLM_FUNCTION(MP_QSTR_threads, llm_threads_obj, VAR_BETWEEN)
 
 // llama2.c's sampler, for generation loops of one's own.

@@ -7,6 +7,7 @@
 #include "modllm.h"
 #include "parallel.h"
 #include "py/objarray.h"
+#include "py/gc.h"
 #include "sampler.h"
 #include "transformer.h"
 
@@ -197,8 +198,10 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     if (state_bytes + kv_bytes > SIZE_MAX / 2) {
         mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("the KV cache and activations exceed the address space"));
     }
-    void *state = m_malloc((size_t)state_bytes);
+    // The biggest block first, while the heap's largest hole is still free
+    // (llm.load's MemoryError tips are checked against heap_largest()).
     void *kv = m_malloc((size_t)kv_bytes);
+    void *state = m_malloc((size_t)state_bytes);
     self->scratch = llm_new_array((size_t)c->vocab_size, sizeof(int32_t));
     llm_model_bind_state(m, state, kv);
     memset(kv, 0, (size_t)kv_bytes);
@@ -285,6 +288,19 @@ static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) 
     return mp_obj_new_tuple(2, sizes);
 }
 MP_DEFINE_CONST_FUN_OBJ_3(llm_memory_obj, llm_memory_fn);
+
+// heap_largest(): bytes of the heap's largest free block (a KV cache must
+// fit in one), or -1 where the module cannot ask the heap (a native module).
+static mp_obj_t llm_heap_largest_fn(void) {
+    #if MICROPY_ENABLE_DYNRUNTIME
+    return MP_OBJ_NEW_SMALL_INT(-1);
+    #else
+    gc_info_t info;
+    gc_info(&info);
+    return mp_obj_new_int_from_uint(info.max_free * MICROPY_BYTES_PER_GC_BLOCK);
+    #endif
+}
+MP_DEFINE_CONST_FUN_OBJ_0(llm_heap_largest_obj, llm_heap_largest_fn);
 
 // threads([n]): the number of cores the kernels use (1 or 2); with n, ask for
 // n and return what is in effect (1 where there is no second core).
