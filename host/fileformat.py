@@ -13,7 +13,9 @@ _spec.loader.exec_module(_module)
 
 CONFIG_NAMES = _module.CONFIG_NAMES
 LAYER_TENSORS = _module.LAYER_TENSORS
-F32, Q8 = _module.F32, _module.Q8
+F32, Q8, Q4 = _module.F32, _module.Q8, _module.Q4
+TYPE_NAMES = _module.TYPE_NAMES
+row_bytes = _module.row_bytes
 V0_HEADER_SIZE = _module.V0_HEADER_SIZE
 V2_MAGIC = _module.V2_MAGIC
 MAGIC = _module.MAGIC
@@ -65,6 +67,7 @@ def c_header() -> str:
         "// Tensor types (a table entry's second field).",
         "#define LLM_FILE_F32 (%d)" % F32,
         "#define LLM_FILE_Q8 (%d)" % Q8,
+        "#define LLM_FILE_Q4 (%d)" % Q4,
         "",
         "// Group sizes that need not divide an int8 row are multiples of this.",
         "#define LLM_FILE_SIMD_BYTES (%d)" % SIMD_BYTES,

@@ -417,3 +417,126 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy reference of the firmware's quantised matmuls (int8 and int4 tensors of a .llm file)
+
+def quantize_act_exact(x, gs):
+    """llm_quantize_q8 bit for bit: per group scale = amax / 127 and codes roundf(x * (127 / amax)),
+    the row padded with zero codes to whole groups."""
+    x = np.asarray(x, np.float32)
+    n = x.shape[0]
+    p = padded_cols(n, gs)
+    xp = np.zeros(p, np.float32)
+    xp[:n] = x
+    g = xp.reshape(-1, gs)
+    amax = np.abs(g).max(axis=1)
+    if not np.all(np.isfinite(amax)) or np.any((amax > 0) & (amax < 2.0 ** -60)):
+        raise ValueError("only finite activations of ordinary size are modelled")
+    scales = (amax / np.float32(127.0)).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(amax > 0, np.float32(127.0) / amax, np.float32(0)).astype(np.float32)
+    v = (g * inv[:, None]).astype(np.float32)
+    r = np.trunc(v)
+    frac = (v - r).astype(np.float32)
+    codes = (r + (frac >= 0.5) - (frac <= -0.5)).astype(np.int8)
+    return codes.reshape(-1), scales
+
+
+class QuantMatrix:
+    """An int8 or int4 tensor as the firmware multiplies it: x quantised in the tensor's groups,
+    exact integer dot products per group, then sum += ((float)dot * w_scale) * x_scale in group order."""
+
+    def __init__(self, codes, scales, cols):
+        self.codes = np.asarray(codes, np.int8)
+        self.scales = np.asarray(scales, np.float16).astype(np.float32)
+        self.cols = cols
+        self.gs = self.codes.shape[1] // self.scales.shape[1]
+        self.shape = (self.codes.shape[0], cols)
+
+    def dequantized(self):
+        return dequantize(self.codes, self.scales, self.cols).astype(np.float32)
+
+    def matmul(self, x):
+        return self.matmul_codes(*quantize_act_exact(x, self.gs))
+
+    def matmul_codes(self, xq, xs):
+        rows, groups = self.codes.shape[0], self.scales.shape[1]
+        dots = (self.codes.reshape(rows, groups, self.gs).astype(np.int32)
+                * xq.reshape(groups, self.gs).astype(np.int32)).sum(axis=2, dtype=np.int64)
+        total = np.zeros(rows, np.float32)
+        for g in range(groups):
+            total = (total + (dots[:, g].astype(np.float32) * self.scales[:, g]).astype(np.float32) * xs[g]
+                     ).astype(np.float32)
+        return total
+
+
+def read_llm(path):
+    """(config, float weights for host.reference, {name: QuantMatrix or [QuantMatrix per layer]})
+    of a .llm file; float weights hold the dequantised matrices (the embedding lookup's values)."""
+    from host import modelfile
+    from host.fileformat import F32, LAYER_TENSORS, Q4, Q8
+    data = open(path, "rb").read()
+    h = modelfile.read_header(data)
+    table = modelfile.read_table(data, h)
+    c = h["config"]
+    cfg = llama2.validate_config(dict(c))
+    dim, hidden, kv_dim = cfg["dim"], cfg["hidden_dim"], cfg["kv_dim"]
+    rows_of = {"wq": dim, "wk": kv_dim, "wv": kv_dim, "wo": dim, "w1": hidden, "w2": dim, "w3": hidden}
+
+    def tensor(entry, rows, cols):
+        off, kind, gs, soff = entry
+        if kind == F32:
+            return np.frombuffer(data, "<f4", rows * cols, off).reshape(rows, cols)
+        p = padded_cols(cols, gs)
+        scales = np.frombuffer(data, "<f2", rows * p // gs, soff).reshape(rows, p // gs)
+        if kind == Q8:
+            codes = np.frombuffer(data, np.int8, rows * p, off).reshape(rows, p)
+        elif kind == Q4:
+            codes = unpack(np.frombuffer(data, np.uint8, rows * p // 2, off).reshape(rows, p // 2))
+        else:
+            raise ValueError("tensor type %d" % kind)
+        return QuantMatrix(codes, scales, cols)
+
+    floats = lambda t: t.dequantized() if isinstance(t, QuantMatrix) else np.asarray(t, np.float32)
+    L = cfg["n_layers"]
+    quant, w = {}, {}
+    emb = tensor(table[0], cfg["vocab_size"], dim)
+    w["token_embedding_table"] = floats(emb)
+    if isinstance(emb, QuantMatrix):
+        quant["token_embedding_table"] = emb
+    per = {name: [] for name in LAYER_TENSORS}
+    for l in range(L):
+        for i, name in enumerate(LAYER_TENSORS):
+            e = table[1 + l * len(LAYER_TENSORS) + i]
+            if name.startswith("rms_"):
+                per[name].append(np.frombuffer(data, "<f4", dim, e[0]))
+            else:
+                per[name].append(tensor(e, rows_of[name], hidden if name == "w2" else dim))
+    for name in LAYER_TENSORS:
+        if name.startswith("rms_"):
+            w[name + "_weight"] = np.stack(per[name])
+        else:
+            w[name] = np.stack([floats(t) for t in per[name]])
+            if isinstance(per[name][0], QuantMatrix):
+                quant[name] = per[name]
+    w["rms_final_weight"] = np.frombuffer(data, "<f4", dim, table[-2][0]).copy()
+    cls = emb if h["shared"] else tensor(table[-1], cfg["vocab_size"], dim)
+    w["wcls"] = floats(cls)
+    if isinstance(cls, QuantMatrix):
+        quant["wcls"] = cls
+    return c, w, quant
+
+
+def reference_transformer(path):
+    """host.reference.Transformer over a .llm file, its quantised matrices multiplied as the firmware
+    does (QuantMatrix).  The rest is llama2.c's float arithmetic; the firmware's quantised path differs
+    there only in its exponential and RoPE table (a few ulps), so logits agree closely, not bit for bit."""
+    from host import reference
+    c, w, quant = read_llm(path)
+    t = reference.Transformer(c, w)
+    for name, q in quant.items():
+        if name != "token_embedding_table":  # looked up by row: the dequantised floats
+            t.w[name] = q
+    return t

@@ -29,6 +29,10 @@ def matmul_q8(out: Buffer, xq: Buffer, xs: Buffer, w: Buffer, ws: Buffer, group_
     """out = W @ x for int8 W with half-precision group scales ws and
     quantized x (xq, xs)."""
 
+def matmul_q4(out: Buffer, xq: Buffer, xs: Buffer, w: Buffer, ws: Buffer, group_size: int) -> None:
+    """out = W @ x for 4-bit W (len(xq) / 2 bytes per row: nibbles q + 8, even
+    column low) with half-precision group scales ws, and quantized x (xq, xs)."""
+
 def rmsnorm(out: Buffer, x: Buffer, weight: Buffer) -> None: ...
 def softmax(x: Buffer, n: int = ...) -> None:
     """In place over the first n items (default: all)."""

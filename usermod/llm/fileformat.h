@@ -35,6 +35,7 @@
 // Tensor types (a table entry's second field).
 #define LLM_FILE_F32 (0)
 #define LLM_FILE_Q8 (1)
+#define LLM_FILE_Q4 (2)
 
 // Group sizes that need not divide an int8 row are multiples of this.
 #define LLM_FILE_SIMD_BYTES (16)

@@ -3,6 +3,7 @@ add_library(usermod_llm INTERFACE)
 
 set(LLM_KERNEL_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/kernels.c
+    ${CMAKE_CURRENT_LIST_DIR}/matmul_q4.c
     ${CMAKE_CURRENT_LIST_DIR}/attention_q8.c
     ${CMAKE_CURRENT_LIST_DIR}/sampler.c
     ${CMAKE_CURRENT_LIST_DIR}/transformer.c

@@ -22,7 +22,7 @@ typedef struct {
 static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
     enum { N_CONFIG = 0 LLM_FILE_CONFIG(LLM_COUNT_ITEM) };
     // transformer.h's tensor types are the file's.
-    MP_STATIC_ASSERT(LLM_F32 == LLM_FILE_F32 && LLM_Q8 == LLM_FILE_Q8);
+    MP_STATIC_ASSERT(LLM_F32 == LLM_FILE_F32 && LLM_Q8 == LLM_FILE_Q8 && LLM_Q4 == LLM_FILE_Q4);
     size_t n;
     mp_obj_t *items;
     mp_obj_get_array(cfg_in, &n, &items);
@@ -70,7 +70,8 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
     int32_t offset = entry[0], type = entry[1], gs = entry[2], soffset = entry[3];
     uint64_t count = (uint64_t)rows * cols;
     const char *problem = NULL;
-    if (offset < 0 || (type != LLM_FILE_F32 && type != LLM_FILE_Q8) || (float_only && type != LLM_FILE_F32)) {
+    if (offset < 0 || (type != LLM_FILE_F32 && type != LLM_FILE_Q8 && type != LLM_FILE_Q4)
+        || (float_only && type != LLM_FILE_F32)) {
         problem = "bad offset or type";
     } else if (type == LLM_FILE_F32) {
         if (((uintptr_t)(base + offset) & 3) != 0) {
@@ -86,12 +87,15 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
         const uint32_t simd = LLM_FILE_SIMD_BYTES;
         uint64_t padded = gs > 0 ? ((uint64_t)cols + (uint32_t)gs - 1) / (uint32_t)gs * (uint32_t)gs : 0;
         count = (uint64_t)rows * padded;
-        if (gs <= 0 || (cols % (uint32_t)gs != 0
+        uint64_t data_bytes = type == LLM_FILE_Q4 ? count / 2 : count;
+        if (type == LLM_FILE_Q4 && gs % 2 != 0) {
+            problem = "4-bit group size not even";
+        } else if (gs <= 0 || (cols % (uint32_t)gs != 0
                         && ((uint32_t)gs % simd != 0 || (uint32_t)gs > (cols + simd - 1) / simd * simd))) {
             problem = "group size neither divides the row length nor is a multiple of 16 within it";
         } else if (soffset < 0 || ((uintptr_t)(base + soffset) & 1) != 0) {
             problem = "scales not 2-byte aligned";
-        } else if ((uint64_t)offset + count > wb->len
+        } else if ((uint64_t)offset + data_bytes > wb->len
                    || (uint64_t)soffset + count / (uint32_t)gs * 2 > wb->len) {
             problem = "data runs past the end of the weights";
         }

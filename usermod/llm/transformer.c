@@ -1,6 +1,7 @@
 #include <string.h>
 #include "attention_q8.h"
 #include "kernels.h"
+#include "matmul_q4.h"
 #include "parallel.h"
 #include "transformer.h"
 
@@ -127,6 +128,9 @@ static void matmul_rows(void *arg, int start, int end) {
     const llm_tensor_t *w = j->w;
     if (w->type == LLM_F32) {
         llm_matmul_f32(j->out + start, j->x, (const float *)w->data + (intptr_t)start * j->n, j->n, end - start);
+    } else if (w->type == LLM_Q4) {
+        llm_matmul_q4(j->out + start, j->xq, j->xs, (const uint8_t *)w->data + (intptr_t)start * (j->n / 2),
+            w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
     } else {
         llm_matmul_q8(j->out + start, j->xq, j->xs, (const int8_t *)w->data + (intptr_t)start * j->n,
             w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
@@ -142,7 +146,7 @@ static void matmul(llm_model_t *m, float *out, const float *x, const llm_tensor_
         m->xq_gs = 0;
     }
     int stride = n;
-    if (w->type == LLM_Q8) {
+    if (w->type == LLM_Q8 || w->type == LLM_Q4) {
         if (m->xq_gs != w->group_size) {
             // In the tensor's groups, the codes padded with zeros as its rows.
             llm_quantize_q8(m->xq, m->xqs, x, n, w->group_size);
@@ -160,6 +164,10 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
         return;
     }
     int stride = padded(dim, e->group_size);
+    if (e->type == LLM_Q4) {
+        llm_dequantize_q4_row(x, e->data, e->scales, stride, e->group_size, token, dim);
+        return;
+    }
     const int8_t *row = (const int8_t *)e->data + (intptr_t)token * stride;
     const uint16_t *scales = e->scales + (intptr_t)token * (stride / e->group_size);
     for (int i = 0; i < dim; i++) {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { LLM_F32 = 0, LLM_Q8 = 1 };
+enum { LLM_F32 = 0, LLM_Q8 = 1, LLM_Q4 = 2 };
 
 // The largest head size: an int8 KV cache quantises one head at a time on
 // the stack, and the bindings check it (config, rope()) and name it in
@@ -18,9 +18,9 @@ typedef struct {
 } llm_config_t;
 
 typedef struct {
-    const void *data;      // float32 [rows][cols] or int8 [rows][cols padded to group_size]
-    const uint16_t *scales; // int8 only: halves [rows][padded cols / group_size]
-    int32_t type;          // LLM_F32 or LLM_Q8
+    const void *data;      // float32 [rows][cols], int8 [rows][cols padded to group_size], or int4 at two per byte
+    const uint16_t *scales; // int8 and int4: halves [rows][padded cols / group_size]
+    int32_t type;          // LLM_F32, LLM_Q8 or LLM_Q4
     int32_t group_size;    // int8 only; rows padded with zeros to a multiple of it
 } llm_tensor_t;
 
