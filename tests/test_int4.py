@@ -325,3 +325,45 @@ def test_stories15m_int4_fits_the_n16r8_romfs_and_matches_the_reference(stories1
                       "'Once upon a time', steps=%d, temperature=0)]))" % (out, n))
     assert leading_agreement(got, want) >= 32, (got, want)
     assert b"".join(tok.decode(a, b) for a, b in zip([1] + want[:-1], want)).startswith(b"Once upon a time")
+
+
+# ---------------------------------------------------------------------------------------------
+# load(place=...): the layers copied into RAM, the classifier where the file is
+
+PLACE = r'''
+import llm, json
+m = llm.load(%(path)r, %(tok)r, place=%(place)r)
+info = m.info()
+out = []
+for p, t in enumerate([1, 5, 200, 7]):
+    m.forward(t, p)
+    out.append(list(m.logits()))
+print(json.dumps([info["place"], info["layers_ram_bytes"], out]))
+'''
+
+
+@pytest.mark.parametrize("kind", ["int4", "int8", "llama2.c"])
+def test_place_ram_copies_the_layers_and_computes_the_same_bits(tmp_path, kind):
+    ckpt, tokp, cfg, w = small_model(tmp_path, shared=False)
+    if kind == "llama2.c":
+        path, tok = ckpt, tokp
+    else:
+        path, tok = str(tmp_path / "m.llm"), None
+        convert.convert(ckpt, tokp, path, kind, int4_method="search")
+    runs = {}
+    for place in ("flash", "ram", "psram", None):
+        runs[place] = fw.run_code(PLACE % {"path": path, "tok": tok, "place": place})
+    assert runs["flash"][:2] == ["flash", 0]
+    assert runs[None][:2] == ["flash", 0]  # a memory-mapped host file is in RAM already
+    assert runs["ram"][0] == runs["psram"][0] == "ram"
+    # every layer tensor, and nothing of the embedding or classifier (unshared: 300 x 64 each)
+    layer_bytes = runs["ram"][1]
+    data = open(path, "rb").read()
+    if kind != "llama2.c":
+        table = modelfile.read_table(data, modelfile.read_header(data))
+        assert layer_bytes == table[-2][0] - min(e[0] for e in table[1:-2])
+    assert 0 < layer_bytes < len(data) - 2 * 300 * 64 * (4 if kind == "llama2.c" else 0.5)
+    for place in ("ram", "psram", None):
+        assert runs[place][2] == runs["flash"][2]  # the same floats, bit for bit (JSON round trip)
+    res = mpy.snippet("import llm\nemit('r', catch(llm.load, %r, %r, place='disk'))" % (path, tok))
+    assert res["r"][0] == "ValueError" and "place" in res["r"][1]

@@ -7,7 +7,7 @@ import time
 import _llm
 
 from . import llama2, modelfile
-from .fileformat import CONFIG_NAMES, SEQ_LEN, VOCAB_SIZE
+from .fileformat import CONFIG_NAMES, N_LAYERS, SEQ_LEN, VOCAB_SIZE
 
 MYPY = False
 if MYPY:  # type checkers only; MicroPython has no typing module
@@ -296,8 +296,45 @@ def _read_layout(path: str) -> tuple:
     return config, table, None, "f32"
 
 
+PLACES = ("flash", "ram")
+# Heap left free after copying the layers into RAM by default: the
+# interpreter and the generation loop's strings need some.
+_RAM_RESERVE = 256 * 1024
+
+
+def _layer_span(table, n_layers: int) -> tuple:
+    """(start, end, table for the copy): the bytes from the first layer tensor to rms_final hold
+    every layer's tensors in both formats (the .llm writer's order; llama2.c's by tensor kind),
+    and the new table points the layers' entries into a copy of them."""
+    from array import array
+    first, last = 1, 1 + 9 * n_layers
+    start = min(table[4 * i] for i in range(first, last))
+    end = table[4 * last]  # rms_final, written after every layer tensor
+    if not 0 <= start < end:
+        raise ValueError("the layers' tensors are not one span of the file; use place='flash'")
+    moved = array("i", table)
+    for i in range(first, last):
+        moved[4 * i] -= start
+        if moved[4 * i + 1] != 0:  # quantised: the scales move too
+            moved[4 * i + 3] -= start
+    return start, end, moved
+
+
+def _default_place(weights, where: str, layer_bytes: int, other_bytes: int) -> str:
+    """The faster place that fits: the layers in RAM when the file is read in place from flash
+    (a ROMFS mount) and the heap holds them next to everything else.  By the S3 time model
+    (docs/int4.md) octal PSRAM streams at 58-84 MB/s where quad flash gives about 30 MB/s, so a
+    copy in PSRAM is read faster; a memory-mapped host file is in RAM already."""
+    if where != "mapped" or isinstance(weights, getattr(_llm, "MappedFile", ())):
+        return "flash"
+    free = _mem_free()
+    if isinstance(free, int) and free >= layer_bytes + other_bytes + _RAM_RESERVE:
+        return "ram"
+    return "flash"
+
+
 def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]' = None,
-         kv: str = "f32") -> Model:
+         kv: str = "f32", place: 'Optional[str]' = None) -> Model:
     """Load a model: a .llm file (see docs/format.md), or a llama2.c
     version-0 checkpoint with its tokenizer.bin.
 
@@ -306,7 +343,17 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     KV cache (default: the model's seq_len); kv is "f32" (exact, llama2.c
     parity) or "int8" (a quarter of the memory).  tokenizer overrides the
     one stored in a .llm file.
+
+    place: "flash" reads every weight where the file is; "ram" ("psram")
+    copies the layers' tensors into the heap (PSRAM on the SPIRAM boards)
+    while the token embedding and classifier stay in place.  Default: "ram"
+    when the file is on a ROMFS mount and the heap holds the copy with room
+    to spare, else "flash".
     """
+    if place == "psram":
+        place = "ram"
+    if place is not None and place not in PLACES:
+        raise ValueError("place must be one of %s (or 'psram'), not %r" % (PLACES, place))
     if kv not in KV_TYPES:
         raise ValueError("kv must be one of %s, not %r" % (KV_TYPES, kv))
     config, table, tok_layout, weights_type = _read_layout(checkpoint)
@@ -332,7 +379,17 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         else:
             parts["tokenizer_where"] = parts["weights_where"]
             tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
-        core = _llm.Model(weights, table, config, ctx, kv == "int8")
+        start, end, moved = _layer_span(table, config[N_LAYERS])
+        if place is None:
+            place = _default_place(weights, parts["weights_where"], end - start, kv_bytes + activation_bytes)
+        parts["place"] = place
+        parts["layers_ram_bytes"] = 0
+        if place == "ram":
+            layers = bytes(memoryview(weights)[start:end])
+            parts["layers_ram_bytes"] = len(layers)
+            core = _llm.Model(weights, moved, config, ctx, kv == "int8", layers)
+        else:
+            core = _llm.Model(weights, table, config, ctx, kv == "int8")
     except MemoryError:
         weights = tok_data = tok = None
         raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, weights_type))

@@ -75,10 +75,13 @@ class Model:
 
     table: int32 (offset, type, group_size, scales_offset) for the embedding,
     then per layer rms_att wq wk wv wo rms_ffn w1 w2 w3, then rms_final and
-    the classifier; type 0 is float32, 1 int8 with half scales.  config:
-    (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len).
+    the classifier; type 0 is float32, 1 int8 with half scales, 2 int4 with
+    half scales.  config: (dim, hidden_dim, n_layers, n_heads, n_kv_heads,
+    vocab_size, seq_len).  layers: a second buffer holding the layers'
+    tensors (their table offsets are into it), e.g. a copy in RAM.
     """
-    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_int8: bool) -> None: ...
+    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_int8: bool,
+                 layers: Buffer | None = None) -> None: ...
     def forward(self, token: int, pos: int) -> None: ...
     def sample(self, temperature: float, top_p: float, rng: Buffer) -> int: ...
     def logits(self) -> memoryview: ...
