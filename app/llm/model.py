@@ -320,15 +320,19 @@ def _layer_span(table, n_layers: int) -> tuple:
     return start, end, moved
 
 
-def _default_place(weights, where: str, layer_bytes: int, other_bytes: int) -> str:
+def _default_place(weights, where: str, table, n_layers: int, other_bytes: int) -> str:
     """The faster place that fits: the layers in RAM when the file is read in place from flash
     (a ROMFS mount) and the heap holds them next to everything else.  By the S3 time model
     (docs/int4.md) octal PSRAM streams at 58-84 MB/s where quad flash gives about 30 MB/s, so a
     copy in PSRAM is read faster; a memory-mapped host file is in RAM already."""
     if where != "mapped" or isinstance(weights, getattr(_llm, "MappedFile", ())):
         return "flash"
+    try:
+        start, end, _ = _layer_span(table, n_layers)
+    except ValueError:
+        return "flash"  # the model's own checks will say what is wrong
     free = _mem_free()
-    if isinstance(free, int) and free >= layer_bytes + other_bytes + _RAM_RESERVE:
+    if isinstance(free, int) and free >= end - start + other_bytes + _RAM_RESERVE:
         return "ram"
     return "flash"
 
@@ -379,12 +383,13 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         else:
             parts["tokenizer_where"] = parts["weights_where"]
             tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
-        start, end, moved = _layer_span(table, config[N_LAYERS])
         if place is None:
-            place = _default_place(weights, parts["weights_where"], end - start, kv_bytes + activation_bytes)
+            place = _default_place(weights, parts["weights_where"], table, config[N_LAYERS],
+                                   kv_bytes + activation_bytes)
         parts["place"] = place
         parts["layers_ram_bytes"] = 0
         if place == "ram":
+            start, end, moved = _layer_span(table, config[N_LAYERS])
             layers = bytes(memoryview(weights)[start:end])
             parts["layers_ram_bytes"] = len(layers)
             core = _llm.Model(weights, moved, config, ctx, kv == "int8", layers)
