@@ -299,6 +299,7 @@ def variant_weights(config, weights, scheme, imp=None):
 
     def q(name, l, m):
         k = scheme.get("cls", kind) if name == "wcls" else kind
+        gs = scheme.get("cls_gs", scheme.get("gs")) if name == "wcls" else scheme.get("gs")
         if k == "int8":
             g = modelfile.pick_group_size(m.shape[1])
             codes, s = modelfile.quantize(m, g)
@@ -356,6 +357,8 @@ SCHEMES = [
     ("int4 g64, GPTQ", dict(kind="int4", gs=64, gptq=True)),
     ("int4 g32, GPTQ", dict(kind="int4", gs=32, gptq=True)),
     ("int4 g32 GPTQ, classifier int8 (does not fit 10 MiB)", dict(kind="int4", gs=32, gptq=True, cls="int8")),
+    ("int4 g16, GPTQ", dict(kind="int4", gs=16, gptq=True)),
+    ("int4 g32 GPTQ, classifier g16 GPTQ", dict(kind="int4", gs=32, gptq=True, cls_gs=16)),
 ]
 
 

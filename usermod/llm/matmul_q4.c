@@ -59,49 +59,102 @@ static int32_t dot_q4_wide(const uint8_t *w, const int16_t *xe, const int16_t *x
 // nibbles go in unsigned (0..15), so the group's dot is the accumulator
 // minus 8 * (sum of x's codes in the group), computed once per matmul.
 #define LLM_Q4_PIE (1)
-// x's even and odd halves and one group's split nibbles live on the stack,
-// which is 4 KB for the second core's worker (parallel_freertos.c): rows up
-// to this many columns, groups up to LLM_Q4_PIE_GROUP.
+// x's even and odd halves live on the stack, which is 4 KB for the second
+// core's worker (parallel_freertos.c): rows up to this many columns.
 #define LLM_Q4_PIE_MAX (1024)
-#define LLM_Q4_PIE_GROUP (128)
 
 static inline float half_to_float_q4(uint16_t h) {
-    // As llm_f16_to_f32 for the normal halves a converter writes, inline
-    // (matmul_q8_esp32s3.c has the same reason: a call spills the loop).
+    // As llm_f16_to_f32 for the normal halves a converter writes, inline and
+    // moved to the FPU with wfr (a call or a bit cast through memory would
+    // spill the loop's registers).
     uint32_t rest = h & 0x7fffu;
     if (__builtin_expect(rest - 0x0400u < 0x7800u, 1)) {
         uint32_t u = ((uint32_t)(h & 0x8000u) << 16) | ((rest << 13) + ((uint32_t)(127 - 15) << 23));
         float f;
-        memcpy(&f, &u, sizeof(f));
+        __asm__ ("wfr %0, %1" : "=f" (f) : "r" (u));
         return f;
     }
     return llm_f16_to_f32(h);
 }
 
-// Sum over chunks * 16 bytes of lo[k] * xe[k] + hi[k] * xo[k]; all 16-byte aligned.
-static inline int32_t pie_dot_q4(const int8_t *lo, const int8_t *xe, const int8_t *hi, const int8_t *xo,
-    int chunks) {
-    int32_t r;
+// One row's group dot products, groups * chunks * 32 codes: each chunk's 16
+// packed bytes are split by 32-bit word into low nibbles (buf[0..15]) and
+// high nibbles (buf[16..31]), then multiplied with x's even and odd columns
+// on the SIMD; dots[g] gets the sum of nibble * x of group g (nibbles
+// unsigned, 0..15).  Two words at a time so that no shift waits on its load.
+static inline void pie_dots_q4(int32_t *dots, const uint8_t *w, const int8_t *xe, const int8_t *xo, int8_t *buf,
+    int groups, int chunks) {
+    uint32_t t0, t1, t2, t3;
     __asm__ volatile (
+        ".Lq4_group%=:\n"
         "ee.zero.accx\n"
-        "loopnez %[n], .Lq4_dot_end%=\n"
-        "ee.vld.128.ip q0, %[lo], 16\n"
+        "loopnez %[n], .Lq4_end%=\n"
+        "l32i %[t0], %[w], 0\n"
+        "l32i %[t2], %[w], 4\n"
+        "srli %[t1], %[t0], 4\n"
+        "srli %[t3], %[t2], 4\n"
+        "and %[t0], %[t0], %[m]\n"
+        "and %[t1], %[t1], %[m]\n"
+        "and %[t2], %[t2], %[m]\n"
+        "and %[t3], %[t3], %[m]\n"
+        "s32i %[t0], %[b], 0\n"
+        "s32i %[t1], %[b], 16\n"
+        "s32i %[t2], %[b], 4\n"
+        "s32i %[t3], %[b], 20\n"
+        "l32i %[t0], %[w], 8\n"
+        "l32i %[t2], %[w], 12\n"
+        "srli %[t1], %[t0], 4\n"
+        "srli %[t3], %[t2], 4\n"
+        "and %[t0], %[t0], %[m]\n"
+        "and %[t1], %[t1], %[m]\n"
+        "and %[t2], %[t2], %[m]\n"
+        "and %[t3], %[t3], %[m]\n"
+        "s32i %[t0], %[b], 8\n"
+        "s32i %[t1], %[b], 24\n"
+        "s32i %[t2], %[b], 12\n"
+        "s32i %[t3], %[b], 28\n"
+        "addi %[w], %[w], 16\n"
+        "ee.vld.128.ip q0, %[b], 16\n"
+        "ee.vld.128.ip q2, %[b], -16\n"
         "ee.vld.128.ip q1, %[xe], 16\n"
-        "ee.vld.128.ip q2, %[hi], 16\n"
         "ee.vld.128.ip q3, %[xo], 16\n"
         "ee.vmulas.s8.accx q0, q1\n"
         "ee.vmulas.s8.accx q2, q3\n"
-        ".Lq4_dot_end%=:\n"
-        "rur.accx_0 %[r]\n"
-        : [r] "=r" (r), [lo] "+r" (lo), [xe] "+r" (xe), [hi] "+r" (hi), [xo] "+r" (xo)
-        : [n] "r" (chunks)
-        : "memory");  // reads the buffers the C code just wrote
-    return r;
+        ".Lq4_end%=:\n"
+        "rur.accx_0 %[t0]\n"
+        "s32i %[t0], %[d], 0\n"
+        "addi %[d], %[d], 4\n"
+        "addi %[g], %[g], -1\n"
+        "bnez %[g], .Lq4_group%=\n"
+        : [w] "+r" (w), [xe] "+r" (xe), [xo] "+r" (xo), [d] "+r" (dots), [g] "+r" (groups),
+          [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3)
+        : [n] "r" (chunks), [m] "r" (0x0f0f0f0fu), [b] "r" (buf)
+        : "memory");
+}
+
+// The rows, apart from the x buffers: a small stack frame keeps the loop's
+// values in registers (offsets past 1 KB of a big frame cost two extra
+// instructions per spill).
+static void __attribute__((noinline)) rows_q4_pie(float *out, const int8_t *xe, const int8_t *xo,
+    const int32_t *xsum8, const float *xs, const uint8_t *w, const uint16_t *ws, int d, int groups, int gb) {
+    int8_t buf[32] __attribute__((aligned(16)));
+    int32_t dots[LLM_Q4_PIE_MAX / 32];
+    int chunks = gb / 16;
+    for (int i = 0; i < d; i++) {
+        pie_dots_q4(dots, w, xe, xo, buf, groups, chunks);
+        w += (intptr_t)groups * gb;
+        float sum = 0.0f;
+        for (int g = 0; g < groups; g++) {
+            sum += (float)(dots[g] - xsum8[g]) * half_to_float_q4(ws[g]) * xs[g];
+        }
+        ws += groups;
+        out[i] = sum;
+    }
 }
 
 static void matmul_q4_pie(float *out, const int8_t *xq, const float *xs,
     const uint8_t *w, const uint16_t *ws, int n, int d, int gs) {
-    int groups = n / gs, gb = gs / 2, rb = n / 2;
+    int groups = n / gs, gb = gs / 2;
     int8_t xe[LLM_Q4_PIE_MAX / 2] __attribute__((aligned(16)));
     int8_t xo[LLM_Q4_PIE_MAX / 2] __attribute__((aligned(16)));
     int32_t xsum8[LLM_Q4_PIE_MAX / 32];
@@ -114,26 +167,7 @@ static void matmul_q4_pie(float *out, const int8_t *xq, const float *xs,
         }
         xsum8[g] = 8 * s;
     }
-    uint32_t lo[LLM_Q4_PIE_GROUP / 8] __attribute__((aligned(16)));
-    uint32_t hi[LLM_Q4_PIE_GROUP / 8] __attribute__((aligned(16)));
-    int words = gb / 4, chunks = gb / 16;
-    for (int i = 0; i < d; i++) {
-        const uint32_t *row = (const uint32_t *)(w + (intptr_t)i * rb);
-        const uint16_t *rs = ws + (intptr_t)i * groups;
-        float sum = 0.0f;
-        for (int g = 0; g < groups; g++) {
-            for (int k = 0; k < words; k++) {
-                uint32_t u = row[k];
-                lo[k] = u & 0x0f0f0f0fu;
-                hi[k] = (u >> 4) & 0x0f0f0f0fu;
-            }
-            row += words;
-            int32_t dot = pie_dot_q4((const int8_t *)lo, xe + g * gb, (const int8_t *)hi, xo + g * gb, chunks)
-                - xsum8[g];
-            sum += (float)dot * half_to_float_q4(rs[g]) * xs[g];
-        }
-        out[i] = sum;
-    }
+    rows_q4_pie(out, xe, xo, xsum8, xs, w, ws, d, groups, gb);
 }
 #else
 #define LLM_Q4_PIE (0)
@@ -143,7 +177,7 @@ void llm_matmul_q4(float *out, const int8_t *xq, const float *xs,
     const uint8_t *w, const uint16_t *ws, int n, int d, int gs) {
     int groups = n / gs, gb = gs / 2, rb = n / 2;
     #if LLM_Q4_PIE
-    if (gs % 32 == 0 && gs <= LLM_Q4_PIE_GROUP && n <= LLM_Q4_PIE_MAX && ((uintptr_t)w & 15) == 0) {
+    if (gs % 32 == 0 && n <= LLM_Q4_PIE_MAX && ((uintptr_t)w & 15) == 0) {
         matmul_q4_pie(out, xq, xs, w, ws, n, d, gs);
         return;
     }
