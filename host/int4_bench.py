@@ -65,6 +65,26 @@ def estimate(instr_entry, layers, cls, row, config, ctx_avg, kv_bytes_pos, layer
     return {"compute_s": compute, "memory_s": memory, "tok_s": 1.0 / (compute + memory), "cycles": cycles}
 
 
+PLACES = (("all in quad flash", "quad_flash", "quad_flash"),
+          ("layers in octal PSRAM (32-byte lines), classifier in quad flash", "octal_psram_32", "quad_flash"),
+          ("layers in octal PSRAM (64-byte lines), classifier in quad flash", "octal_psram_64", "quad_flash"),
+          ("classifier in octal PSRAM (32-byte lines), layers in quad flash", "quad_flash", "octal_psram_32"),
+          ("classifier in octal PSRAM (64-byte lines), layers in quad flash", "quad_flash", "octal_psram_64"),
+          ("all in octal flash", "octal_flash", "octal_flash"))
+
+
+def print_estimates(r, model, kv):
+    layers, cls, row, c = weight_bytes(model)
+    kv_dim = c["dim"] * c["n_kv_heads"] // c["n_heads"]
+    kv_pos = c["n_layers"] * 2 * kv_dim * (1 if kv == "int8" else 4)
+    ctx_avg = c["seq_len"] / 2  # the KV cache read per token, averaged over a full context
+    r["weight_bytes"] = {"layers": layers, "classifier": cls, "embedding_row": row}
+    r["estimates"] = {label: estimate(r, layers, cls, row, c, ctx_avg, kv_pos, lw, cw, "octal_psram_32")
+                      for label, lw, cw in PLACES}
+    print(json.dumps({k: r.get(k) for k in ("instr_per_token", "kernel_instr_per_token", "weight_bytes",
+                                            "estimates")}, indent=1))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python3 -m host.int4_bench", description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -72,7 +92,13 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, nargs=2, default=(16, 48))
     ap.add_argument("--kv", default="f32", choices=("f32", "int8"))
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--from-json", help="the estimates from a measurement written with --json")
     args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            r = json.load(f)
+        print_estimates(r, args.model, args.kv)
+        return 0
     from host import s3harness  # noqa: F401  (the S3 tools' paths)
     qemu = None
     elf = args.firmware
@@ -82,22 +108,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         img = bench_s3.romfs_image(os.path.abspath(args.model), tmp, "m")
         r = bench_s3.measure(elf, sections, syms, mixer, img, args.kv, tuple(args.steps), qemu)
-    layers, cls, row, c = weight_bytes(args.model)
-    kv_dim = c["dim"] * c["n_kv_heads"] // c["n_heads"]
-    kv_pos = c["n_layers"] * 2 * kv_dim * (1 if args.kv == "int8" else 4)
-    ctx_avg = c["seq_len"] / 2
-    r["weight_bytes"] = {"layers": layers, "classifier": cls, "embedding_row": row}
-    r["estimates"] = {}
-    for label, where in (("all in quad flash", ("quad_flash", "quad_flash")),
-                         ("layers in octal PSRAM (32-byte lines), classifier in quad flash",
-                          ("octal_psram_32", "quad_flash")),
-                         ("layers in octal PSRAM (64-byte lines), classifier in quad flash",
-                          ("octal_psram_64", "quad_flash")),
-                         ("all in octal flash", ("octal_flash", "octal_flash"))):
-        r["estimates"][label] = estimate(r, layers, cls, row, c, ctx_avg, kv_pos, where[0], where[1],
-                                         "octal_psram_32")
-    print(json.dumps({k: r[k] for k in ("instr_per_token", "kernel_instr_per_token", "matmul_instr_per_token",
-                                        "attention_instr_per_token", "weight_bytes", "estimates")}, indent=1))
+    print_estimates(r, args.model, args.kv)
     print(json.dumps(r["by_function"], indent=1))
     if args.json:
         with open(args.json, "w") as f:

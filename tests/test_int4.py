@@ -338,32 +338,38 @@ out = []
 for p, t in enumerate([1, 5, 200, 7]):
     m.forward(t, p)
     out.append(list(m.logits()))
-print(json.dumps([info["place"], info["layers_ram_bytes"], out]))
+print(json.dumps([info["ram_copy"], info["ram_copy_bytes"], out]))
 '''
 
 
-@pytest.mark.parametrize("kind", ["int4", "int8", "llama2.c"])
-def test_place_ram_copies_the_layers_and_computes_the_same_bits(tmp_path, kind):
-    ckpt, tokp, cfg, w = small_model(tmp_path, shared=False)
+@pytest.mark.parametrize("kind,shared", [("int4", True), ("int4", False), ("int8", False), ("llama2.c", True)])
+def test_place_copies_layers_or_classifier_and_computes_the_same_bits(tmp_path, kind, shared):
+    ckpt, tokp, cfg, w = small_model(tmp_path, shared=shared)
     if kind == "llama2.c":
         path, tok = ckpt, tokp
     else:
         path, tok = str(tmp_path / "m.llm"), None
         convert.convert(ckpt, tokp, path, kind, int4_method="search")
     runs = {}
-    for place in ("flash", "ram", "psram", None):
+    for place in ("flash", "layers", "classifier", "ram", "psram", None):
         runs[place] = fw.run_code(PLACE % {"path": path, "tok": tok, "place": place})
-    assert runs["flash"][:2] == ["flash", 0]
-    assert runs[None][:2] == ["flash", 0]  # a memory-mapped host file is in RAM already
-    assert runs["ram"][0] == runs["psram"][0] == "ram"
-    # every layer tensor, and nothing of the embedding or classifier (unshared: 300 x 64 each)
-    layer_bytes = runs["ram"][1]
+    assert runs["flash"][:2] == ["none", 0]
+    assert runs[None][:2] == ["none", 0]  # a memory-mapped host file is in RAM already
+    assert runs["layers"][0] == "layers" and runs["classifier"][0] == "classifier"
     data = open(path, "rb").read()
     if kind != "llama2.c":
         table = modelfile.read_table(data, modelfile.read_header(data))
-        assert layer_bytes == table[-2][0] - min(e[0] for e in table[1:-2])
-    assert 0 < layer_bytes < len(data) - 2 * 300 * 64 * (4 if kind == "llama2.c" else 0.5)
-    for place in ("ram", "psram", None):
-        assert runs[place][2] == runs["flash"][2]  # the same floats, bit for bit (JSON round trip)
+        # every layer tensor, from the first to rms_final
+        assert runs["layers"][1] == table[-2][0] - min(e[0] for e in table[1:-2])
+        # the classifier's codes and scales
+        off, k, gs, soff = table[-1]
+        assert runs["classifier"][1] == soff + 300 * (64 // gs) * 2 - off
+    else:
+        assert runs["classifier"][1] == 300 * 64 * 4
+    # "ram" takes the bigger of the two (the heap holds both here)
+    bigger = max(("layers", "classifier"), key=lambda p: runs[p][1])
+    assert runs["ram"][:2] == runs["psram"][:2] == runs[bigger][:2]
+    for place in runs:
+        assert runs[place][2] == runs["flash"][2], place  # the same floats, bit for bit (JSON round trip)
     res = mpy.snippet("import llm\nemit('r', catch(llm.load, %r, %r, place='disk'))" % (path, tok))
     assert res["r"][0] == "ValueError" and "place" in res["r"][1]

@@ -7,7 +7,7 @@ import time
 import _llm
 
 from . import llama2, modelfile
-from .fileformat import CONFIG_NAMES, N_LAYERS, SEQ_LEN, VOCAB_SIZE
+from .fileformat import CONFIG_NAMES, DIM, N_LAYERS, SEQ_LEN, VOCAB_SIZE
 
 MYPY = False
 if MYPY:  # type checkers only; MicroPython has no typing module
@@ -296,45 +296,81 @@ def _read_layout(path: str) -> tuple:
     return config, table, None, "f32"
 
 
-PLACES = ("flash", "ram")
-# Heap left free after copying the layers into RAM by default: the
-# interpreter and the generation loop's strings need some.
+PLACES = ("flash", "layers", "classifier", "ram")
+# What load(place=...) may copy into RAM: bits of _llm.Model's parts.
+_PART_EMBEDDING, _PART_LAYERS, _PART_CLASSIFIER = 1, 2, 4
+# Heap left free after copying into RAM by default: the interpreter and the
+# generation loop's strings need some.
 _RAM_RESERVE = 256 * 1024
 
 
-def _layer_span(table, n_layers: int) -> tuple:
-    """(start, end, table for the copy): the bytes from the first layer tensor to rms_final hold
-    every layer's tensors in both formats (the .llm writer's order; llama2.c's by tensor kind),
-    and the new table points the layers' entries into a copy of them."""
+def _retable(table, entries, start):
+    """The table with the given entries' offsets moved by -start (their tensors copied from start)."""
     from array import array
+    moved = array("i", table)
+    for i in entries:
+        moved[4 * i] -= start
+        if moved[4 * i + 1] != 0:  # quantised: the scales move too
+            moved[4 * i + 3] -= start
+    return moved
+
+
+def _layer_copy(table, n_layers: int) -> tuple:
+    """(start, end, parts, table for the copy) of the layers' tensors: the bytes from the first
+    layer tensor to rms_final hold every one of them in both formats (the .llm writer's order;
+    llama2.c's by tensor kind)."""
     first, last = 1, 1 + 9 * n_layers
     start = min(table[4 * i] for i in range(first, last))
     end = table[4 * last]  # rms_final, written after every layer tensor
     if not 0 <= start < end:
         raise ValueError("the layers' tensors are not one span of the file; use place='flash'")
-    moved = array("i", table)
-    for i in range(first, last):
-        moved[4 * i] -= start
-        if moved[4 * i + 1] != 0:  # quantised: the scales move too
-            moved[4 * i + 3] -= start
-    return start, end, moved
+    return start, end, _PART_LAYERS, _retable(table, range(first, last), start)
 
 
-def _default_place(weights, where: str, table, n_layers: int, other_bytes: int) -> str:
-    """The faster place that fits: the layers in RAM when the file is read in place from flash
-    (a ROMFS mount) and the heap holds them next to everything else.  By the S3 time model
-    (docs/int4.md) octal PSRAM streams at 58-84 MB/s where quad flash gives about 30 MB/s, so a
-    copy in PSRAM is read faster; a memory-mapped host file is in RAM already."""
-    if where != "mapped" or isinstance(weights, getattr(_llm, "MappedFile", ())):
-        return "flash"
-    try:
-        start, end, _ = _layer_span(table, n_layers)
-    except ValueError:
-        return "flash"  # the model's own checks will say what is wrong
+def _classifier_copy(table, config) -> tuple:
+    """(start, end, parts, table for the copy) of the classifier (with the embedding when shared)."""
+    n = len(table) // 4
+    off, kind, gs, soff = table[4 * (n - 1):4 * n]
+    rows, cols = config[VOCAB_SIZE], config[DIM]
+    if kind == 0:
+        start, end = off, off + rows * cols * 4
+    else:
+        if gs <= 0:
+            raise ValueError("classifier: bad group size")
+        padded = (cols + gs - 1) // gs * gs
+        start, end = off, soff + rows * (padded // gs) * 2
+        if soff < off:
+            raise ValueError("classifier: scales before codes; use place='flash'")
+    shared = all(table[i] == table[4 * (n - 1) + i] for i in range(4))
+    entries = [0, n - 1] if shared else [n - 1]
+    parts = _PART_CLASSIFIER | (_PART_EMBEDDING if shared else 0)
+    if start < 0 or start >= end:
+        raise ValueError("classifier: bad offsets; use place='flash'")
+    return start, end, parts, _retable(table, entries, start)
+
+
+def _choose_copy(place: str, weights, where: str, table, config, other_bytes: int):
+    """The copy to make for place, or None: for "ram" (and the default on a ROMFS mount) the
+    biggest of the layers and the classifier that the heap holds with room to spare.  By the
+    S3 time model (docs/int4.md) octal PSRAM streams at 58-84 MB/s where quad flash gives
+    about 30 MB/s: the time saved grows with the bytes moved."""
+    if place == "flash":
+        return None
+    if place == "layers":
+        return _layer_copy(table, config[N_LAYERS])
+    if place == "classifier":
+        return _classifier_copy(table, config)
+    candidates = []
+    for make in (lambda: _layer_copy(table, config[N_LAYERS]), lambda: _classifier_copy(table, config)):
+        try:
+            candidates.append(make())
+        except ValueError:
+            pass  # the model's own checks will say what is wrong
     free = _mem_free()
-    if isinstance(free, int) and free >= end - start + other_bytes + _RAM_RESERVE:
-        return "ram"
-    return "flash"
+    if not isinstance(free, int):
+        return None
+    fits = [c for c in candidates if c[1] - c[0] + other_bytes + _RAM_RESERVE <= free]
+    return max(fits, key=lambda c: c[1] - c[0]) if fits else None
 
 
 def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]' = None,
@@ -348,11 +384,13 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     parity) or "int8" (a quarter of the memory).  tokenizer overrides the
     one stored in a .llm file.
 
-    place: "flash" reads every weight where the file is; "ram" ("psram")
-    copies the layers' tensors into the heap (PSRAM on the SPIRAM boards)
-    while the token embedding and classifier stay in place.  Default: "ram"
-    when the file is on a ROMFS mount and the heap holds the copy with room
-    to spare, else "flash".
+    place: "flash" reads every weight where the file is; "layers" copies
+    the layers' tensors into the heap (PSRAM on the SPIRAM boards) and
+    "classifier" the classifier (with the embedding it shares), the rest
+    staying in place; "ram" ("psram") copies the bigger of the two that the
+    heap holds with room to spare.  Default: "ram" when the file is read in
+    place from a ROMFS mount, else "flash" (a memory-mapped host file is in
+    RAM already).
     """
     if place == "psram":
         place = "ram"
@@ -384,15 +422,17 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
             parts["tokenizer_where"] = parts["weights_where"]
             tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
         if place is None:
-            place = _default_place(weights, parts["weights_where"], table, config[N_LAYERS],
-                                   kv_bytes + activation_bytes)
-        parts["place"] = place
-        parts["layers_ram_bytes"] = 0
-        if place == "ram":
-            start, end, moved = _layer_span(table, config[N_LAYERS])
-            layers = bytes(memoryview(weights)[start:end])
-            parts["layers_ram_bytes"] = len(layers)
-            core = _llm.Model(weights, moved, config, ctx, kv == "int8", layers)
+            in_flash = parts["weights_where"] == "mapped" and not isinstance(weights, getattr(_llm, "MappedFile", ()))
+            place = "ram" if in_flash else "flash"
+        copy = _choose_copy(place, weights, parts["weights_where"], table, config, kv_bytes + activation_bytes)
+        parts["ram_copy"] = "none"
+        parts["ram_copy_bytes"] = 0
+        if copy is not None:
+            start, end, which, moved = copy
+            ram = bytes(memoryview(weights)[start:end])
+            parts["ram_copy"] = "layers" if which == _PART_LAYERS else "classifier"
+            parts["ram_copy_bytes"] = len(ram)
+            core = _llm.Model(weights, moved, config, ctx, kv == "int8", ram, which)
         else:
             core = _llm.Model(weights, table, config, ctx, kv == "int8")
     except MemoryError:

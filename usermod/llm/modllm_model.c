@@ -12,7 +12,7 @@
 typedef struct {
     mp_obj_base_t base;
     llm_held_t weights; // the weight buffer (bytes, bytearray, mapped file, ROMFS)
-    llm_held_t layers;  // the layers' tensors when they live apart (load(place="ram")), else obj NULL
+    llm_held_t ram;     // tensors copied apart (load(place=...)), else obj NULL
     llm_model_t m;
     int32_t *scratch;   // top-p candidates
 } llm_model_obj_t;
@@ -119,19 +119,21 @@ static const float *get_norm(const mp_buffer_info_t *wb, const int32_t *entry, i
     return t.data;
 }
 
-// Model(weights, table, config, ctx, kv_int8[, layers])
+// Model(weights, table, config, ctx, kv_int8[, ram, parts])
 // weights: any buffer holding every tensor; table: the .llm file's tensor
 // table (fileformat.h), an int32 buffer of (offset, type, group_size,
 // scales_offset) for the embedding, then per layer rms_att wq wk wv wo
 // rms_ffn w1 w2 w3 (LLM_FILE_LAYER_TENSORS), then rms_final and classifier.
-// layers: a second buffer that holds the layers' tensors instead (a copy in
-// RAM while the embedding and classifier stay in flash); their table
-// entries' offsets are then into it.
+// ram: a second buffer that holds some tensors instead (a copy in RAM
+// while the rest stays in flash); parts says which, as LLM_PART_* bits, and
+// their table entries' offsets are into it.
+enum { LLM_PART_EMBEDDING = 1, LLM_PART_LAYERS = 2, LLM_PART_CLASSIFIER = 4 };
+
 static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
-    mp_arg_check_num(n_args, n_kw, 5, 6, false);
+    mp_arg_check_num(n_args, n_kw, 5, 7, false);
     llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
     memset(&self->m, 0, sizeof(self->m));
-    self->layers.obj = MP_OBJ_NULL;
+    self->ram.obj = MP_OBJ_NULL;
     self->scratch = NULL;
     llm_model_t *m = &self->m;
     llm_config_t *c = &m->cfg;
@@ -145,12 +147,23 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
 
     llm_hold(&self->weights, args[0], MP_QSTR_weights);
     mp_buffer_info_t wb = { .buf = (void *)self->weights.buf, .len = self->weights.len };
-    mp_buffer_info_t lb = wb;
+    mp_buffer_info_t rb = wb;
+    mp_int_t parts = 0;
     if (n_args > 5 && args[5] != mp_const_none) {
-        llm_hold(&self->layers, args[5], MP_QSTR_layers);
-        lb.buf = (void *)self->layers.buf;
-        lb.len = self->layers.len;
+        if (n_args < 7) {
+            mp_raise_ValueError(MP_ERROR_TEXT("ram needs parts"));
+        }
+        parts = mp_obj_get_int(args[6]);
+        if (parts <= 0 || parts > (LLM_PART_EMBEDDING | LLM_PART_LAYERS | LLM_PART_CLASSIFIER)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("parts must be a non-zero mask of 1, 2 and 4"));
+        }
+        llm_hold(&self->ram, args[5], MP_QSTR_ram);
+        rb.buf = (void *)self->ram.buf;
+        rb.len = self->ram.len;
     }
+    const mp_buffer_info_t *eb = (parts & LLM_PART_EMBEDDING) ? &rb : &wb;
+    const mp_buffer_info_t *lb = (parts & LLM_PART_LAYERS) ? &rb : &wb;
+    const mp_buffer_info_t *cb = (parts & LLM_PART_CLASSIFIER) ? &rb : &wb;
     size_t table_len;
     const int32_t *table = (const int32_t *)llm_get_floats(args[1], &table_len, MP_BUFFER_READ, MP_QSTR_table);
     size_t want = (size_t)LLM_FILE_N_TENSORS(c->n_layers) * ENTRY;
@@ -162,24 +175,24 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     uint32_t dim = (uint32_t)c->dim, hidden = (uint32_t)c->hidden_dim;
     uint32_t kvd = dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads;
     const int32_t *e = table;  // the next entry
-    get_tensor(&wb, e, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
+    get_tensor(eb, e, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
     e += ENTRY;
     m->layers = llm_new_array((size_t)c->n_layers, sizeof(llm_layer_t));
     LLM_QSTR_TABLE qstr nm[N_LAYER_TENSORS] = { LLM_FILE_LAYER_TENSORS(LLM_QSTR_ITEM) };
     for (int l = 0; l < c->n_layers; l++, e += N_LAYER_TENSORS * ENTRY) {
         llm_layer_t *w = &m->layers[l];
-        w->rms_att = get_norm(&lb, e + ENTRY * T_rms_att, c->dim, nm[T_rms_att], l);
-        get_tensor(&lb, e + ENTRY * T_wq, dim, dim, false, &w->wq, nm[T_wq], l);
-        get_tensor(&lb, e + ENTRY * T_wk, kvd, dim, false, &w->wk, nm[T_wk], l);
-        get_tensor(&lb, e + ENTRY * T_wv, kvd, dim, false, &w->wv, nm[T_wv], l);
-        get_tensor(&lb, e + ENTRY * T_wo, dim, dim, false, &w->wo, nm[T_wo], l);
-        w->rms_ffn = get_norm(&lb, e + ENTRY * T_rms_ffn, c->dim, nm[T_rms_ffn], l);
-        get_tensor(&lb, e + ENTRY * T_w1, hidden, dim, false, &w->w1, nm[T_w1], l);
-        get_tensor(&lb, e + ENTRY * T_w2, dim, hidden, false, &w->w2, nm[T_w2], l);
-        get_tensor(&lb, e + ENTRY * T_w3, hidden, dim, false, &w->w3, nm[T_w3], l);
+        w->rms_att = get_norm(lb, e + ENTRY * T_rms_att, c->dim, nm[T_rms_att], l);
+        get_tensor(lb, e + ENTRY * T_wq, dim, dim, false, &w->wq, nm[T_wq], l);
+        get_tensor(lb, e + ENTRY * T_wk, kvd, dim, false, &w->wk, nm[T_wk], l);
+        get_tensor(lb, e + ENTRY * T_wv, kvd, dim, false, &w->wv, nm[T_wv], l);
+        get_tensor(lb, e + ENTRY * T_wo, dim, dim, false, &w->wo, nm[T_wo], l);
+        w->rms_ffn = get_norm(lb, e + ENTRY * T_rms_ffn, c->dim, nm[T_rms_ffn], l);
+        get_tensor(lb, e + ENTRY * T_w1, hidden, dim, false, &w->w1, nm[T_w1], l);
+        get_tensor(lb, e + ENTRY * T_w2, dim, hidden, false, &w->w2, nm[T_w2], l);
+        get_tensor(lb, e + ENTRY * T_w3, hidden, dim, false, &w->w3, nm[T_w3], l);
     }
     m->rms_final = get_norm(&wb, e, c->dim, MP_QSTR_rms_final, -1);
-    get_tensor(&wb, e + ENTRY, (uint32_t)c->vocab_size, dim, false, &m->classifier, MP_QSTR_classifier, -1);
+    get_tensor(cb, e + ENTRY, (uint32_t)c->vocab_size, dim, false, &m->classifier, MP_QSTR_classifier, -1);
 
     // Allocation last, after every check: a bad file costs no memory.
     uint64_t state_bytes = llm_state_bytes(c, m->ctx), kv_bytes = llm_kv_bytes(c, m->ctx, m->kv_q8);
@@ -200,8 +213,8 @@ static mp_obj_t llm_model_forward(mp_obj_t self_in, mp_obj_t token_in, mp_obj_t 
     int token = llm_check_range(token_in, self->m.cfg.vocab_size, MP_QSTR_token);
     int pos = llm_check_range(pos_in, self->m.ctx, MP_QSTR_pos);
     llm_held_check(&self->weights, MP_QSTR_weights);
-    if (self->layers.obj != MP_OBJ_NULL) {
-        llm_held_check(&self->layers, MP_QSTR_layers);
+    if (self->ram.obj != MP_OBJ_NULL) {
+        llm_held_check(&self->ram, MP_QSTR_ram);
     }
     llm_forward(&self->m, token, pos);
     return mp_const_none;
