@@ -80,11 +80,10 @@ static inline float half_to_float_q4(uint16_t h) {
 // One row's group dot products, groups * chunks * 32 codes: each chunk's 16
 // packed bytes are split by 32-bit word into low nibbles (buf[0..15]) and
 // high nibbles (buf[16..31]), then multiplied with x's even and odd columns
-// on the SIMD; dots[g] gets group g's dot product: the sum of nibble * x
-// (nibbles unsigned, 0..15) minus xsum8[g] (8 x the group's sum of x).  Two
-// words at a time so that no shift waits on its load.
+// on the SIMD; dots[g] gets the sum of nibble * x of group g (nibbles
+// unsigned, 0..15).  Two words at a time so that no shift waits on its load.
 static inline void pie_dots_q4(int32_t *dots, const uint8_t *w, const int8_t *xe, const int8_t *xo, int8_t *buf,
-    const int32_t *xsum8, int groups, int chunks) {
+    int groups, int chunks) {
     uint32_t t0, t1, t2, t3;
     __asm__ volatile (
         ".Lq4_group%=:\n"
@@ -123,14 +122,11 @@ static inline void pie_dots_q4(int32_t *dots, const uint8_t *w, const int8_t *xe
         "ee.vmulas.s8.accx q2, q3\n"
         ".Lq4_end%=:\n"
         "rur.accx_0 %[t0]\n"
-        "l32i %[t1], %[s], 0\n"
-        "addi %[s], %[s], 4\n"
-        "sub %[t0], %[t0], %[t1]\n"
         "s32i %[t0], %[d], 0\n"
         "addi %[d], %[d], 4\n"
         "addi %[g], %[g], -1\n"
         "bnez %[g], .Lq4_group%=\n"
-        : [w] "+r" (w), [xe] "+r" (xe), [xo] "+r" (xo), [d] "+r" (dots), [g] "+r" (groups), [s] "+r" (xsum8),
+        : [w] "+r" (w), [xe] "+r" (xe), [xo] "+r" (xo), [d] "+r" (dots), [g] "+r" (groups),
           [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3)
         : [n] "r" (chunks), [m] "r" (0x0f0f0f0fu), [b] "r" (buf)
         : "memory");
@@ -145,11 +141,11 @@ static void __attribute__((noinline)) rows_q4_pie(float *out, const int8_t *xe, 
     int32_t dots[LLM_Q4_PIE_MAX / 32];
     int chunks = gb / 16;
     for (int i = 0; i < d; i++) {
-        pie_dots_q4(dots, w, xe, xo, buf, xsum8, groups, chunks);
+        pie_dots_q4(dots, w, xe, xo, buf, groups, chunks);
         w += (intptr_t)groups * gb;
         float sum = 0.0f;
         for (int g = 0; g < groups; g++) {
-            sum += (float)dots[g] * half_to_float_q4(ws[g]) * xs[g];
+            sum += (float)(dots[g] - xsum8[g]) * half_to_float_q4(ws[g]) * xs[g];
         }
         ws += groups;
         out[i] = sum;
