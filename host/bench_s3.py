@@ -291,7 +291,7 @@ def run_all(elf, models, qemu, only=None):
             facts = model_facts(files[{"f32": "f32", "int8": "int8", "int8_kv8": "int8"}[cfg]
                                      if model == "stories260K" else "15M"])
             r.update(config=facts["config"], weight_bytes_per_token=facts["weight_bytes_per_token"],
-                     file_bytes=facts["file_bytes"], kv_cache="int8" if kv == "int8" else "f32")
+                     file_bytes=facts["file_bytes"], kv_cache=kv)
             result.setdefault(model, {})[cfg] = r
         return result
     finally:

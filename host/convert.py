@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from host import llama2, modelfile
-from host.fileformat import SIMD_BYTES, V2_MAGIC, group_size_ok
+from host.fileformat import CONFIG_NAMES, SIMD_BYTES, V2_MAGIC, group_size_ok, shape
 from host.progress import Bar
 
 V2_HEADER = 256
@@ -52,7 +52,6 @@ def read_q80(path):
                 "%s: group size %d does not divide %s %d. llama2.c's runq.c would drop the last %d columns"
                 " of every row of the tensors with %s columns and misalign their scales. Export a version-0"
                 " checkpoint and convert it with --int8 instead." % (path, gs, name, cols, cols % gs, name))
-    kv_dim = config["kv_dim"]
     off = V2_HEADER
 
     def take(count, dtype):
@@ -78,10 +77,9 @@ def read_q80(path):
 
     vocab = config["vocab_size"]
     w["token_embedding_table"] = take_q(vocab, dim)
-    shapes = {"wq": (dim, dim), "wk": (kv_dim, dim), "wv": (kv_dim, dim), "wo": (dim, dim),
-              "w1": (hidden, dim), "w2": (dim, hidden), "w3": (hidden, dim)}
+    cfg = tuple(config[k] for k in CONFIG_NAMES)
     for name in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
-        w[name] = [take_q(*shapes[name]) for _ in range(L)]
+        w[name] = [take_q(*shape(name, cfg)) for _ in range(L)]
     w["wcls"] = w["token_embedding_table"] if shared else take_q(vocab, dim)
     if off != len(data):
         raise ValueError("%s: %d bytes left over after the last tensor" % (path, len(data) - off))

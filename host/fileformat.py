@@ -13,8 +13,12 @@ _spec.loader.exec_module(_module)
 
 CONFIG_NAMES = _module.CONFIG_NAMES
 LAYER_TENSORS = _module.LAYER_TENSORS
+SHAPES = _module.SHAPES
 F32, Q8, Q4 = _module.F32, _module.Q8, _module.Q4
 TYPE_NAMES = _module.TYPE_NAMES
+KV_TYPES = _module.KV_TYPES
+check_config = _module.check_config
+shape = _module.shape
 row_bytes = _module.row_bytes
 V0_HEADER_SIZE = _module.V0_HEADER_SIZE
 V2_MAGIC = _module.V2_MAGIC
@@ -41,9 +45,13 @@ def c_header() -> str:
     per_layer = n_tensors(1) - n_tensors(0)
     assert per_layer == len(LAYER_TENSORS)
 
-    def x_list(macro, names):
-        return ["#define %s(X) \\" % macro] + ["    X(%s)%s" % (n, " \\" if i < len(names) - 1 else "")
-                                               for i, n in enumerate(names)]
+    def x_list(macro, items):
+        items = [", ".join(i) if isinstance(i, tuple) else i for i in items]
+        return ["#define %s(X) \\" % macro] + ["    X(%s)%s" % (n, " \\" if i < len(items) - 1 else "")
+                                               for i, n in enumerate(items)]
+
+    def with_shape(name):
+        return (name,) + SHAPES[name]
 
     lines = [
         "// The .llm format's facts that the C module needs.  Generated from",
@@ -55,8 +63,14 @@ def c_header() -> str:
         "// The config's fields, in the order the file stores them (int32 each).",
     ] + x_list("LLM_FILE_CONFIG", CONFIG_NAMES) + [
         "",
-        "// One layer's tensors, in the order of the tensor table.",
-    ] + x_list("LLM_FILE_LAYER_TENSORS", LAYER_TENSORS) + [
+        "// The tensors with their shapes (name, rows, cols) in the config's terms:",
+        "// kv_dim = dim / n_heads * n_kv_heads; one = a single row.  The table",
+        "// holds the embedding, each layer's LLM_FILE_LAYER_TENSORS in this order,",
+        "// then rms_final and the classifier.",
+    ] + x_list("LLM_FILE_LAYER_TENSORS", [with_shape(n) for n in LAYER_TENSORS]) + [
+        "#define LLM_FILE_EMBEDDING(X) X(%s, %s, %s)" % with_shape("embedding"),
+        "#define LLM_FILE_RMS_FINAL(X) X(%s, %s, %s)" % with_shape("rms_final"),
+        "#define LLM_FILE_CLASSIFIER(X) X(%s, %s, %s)" % with_shape("classifier"),
         "",
         "// Entries of the tensor table: the embedding, every layer's, rms_final, the classifier.",
         "#define LLM_FILE_N_TENSORS(n_layers) (%d + %d * (n_layers))" % (n_tensors(0), per_layer),
@@ -64,12 +78,18 @@ def c_header() -> str:
         "// A table entry: offset, type, group size, scales offset (int32 each).",
         "#define LLM_FILE_TABLE_ENTRY_SIZE (%d)" % TABLE_ENTRY_SIZE,
         "",
-        "// Tensor types (a table entry's second field).",
-        "#define LLM_FILE_F32 (%d)" % F32,
-        "#define LLM_FILE_Q8 (%d)" % Q8,
-        "#define LLM_FILE_Q4 (%d)" % Q4,
+        "// Tensor types (a table entry's second field), of weights and of the KV",
+        "// cache; the comment is the type's name (llm.load(kv=...)).",
+        "typedef enum {",
+    ] + ["    LLM_%s = %d,  // \"%s\"" % (n, globals()[n], TYPE_NAMES[globals()[n]]) for n in ("F32", "Q8", "Q4")] + [
+        "} llm_type_t;",
+        "#define LLM_FILE_N_TYPES (%d)" % len(TYPE_NAMES),
         "",
-        "// Group sizes that need not divide an int8 row are multiples of this.",
+        "// The types a KV cache may hold.",
+    ] + x_list("LLM_FILE_KV_TYPES", ["LLM_" + ("F32", "Q8", "Q4")[t] for t in KV_TYPES]) + [
+        "",
+        "// Group sizes that need not divide an int8 row are multiples of this",
+        "// (fileformat.group_size_ok; in C: tensor.h's llm_group_size_ok).",
         "#define LLM_FILE_SIMD_BYTES (%d)" % SIMD_BYTES,
         "",
         "#endif",

@@ -30,7 +30,7 @@ import struct
 
 import numpy as np
 
-from host.fileformat import CONFIG_NAMES
+from host.fileformat import CONFIG_NAMES, LAYER_TENSORS, shape
 
 __all__ = [
     "CONFIG_NAMES", "WEIGHT_NAMES",
@@ -94,25 +94,21 @@ def weight_shapes(config, shared=None):
     c = validate_config(config)
     if shared is None:
         shared = c["shared_classifier"]
-    d, h, L, V, T = c["dim"], c["hidden_dim"], c["n_layers"], c["vocab_size"], c["seq_len"]
-    qd, kvd, hs = c["n_heads"] * c["head_size"], c["kv_dim"], c["head_size"]
-    shapes = [
-        ("token_embedding_table", (V, d)),
-        ("rms_att_weight", (L, d)),
-        ("wq", (L, qd, d)),
-        ("wk", (L, kvd, d)),
-        ("wv", (L, kvd, d)),
-        ("wo", (L, d, qd)),
-        ("rms_ffn_weight", (L, d)),
-        ("w1", (L, h, d)),
-        ("w2", (L, d, h)),
-        ("w3", (L, h, d)),
+    d, L, T, hs = c["dim"], c["n_layers"], c["seq_len"], c["head_size"]
+    cfg = tuple(c[k] for k in CONFIG_NAMES)
+    # fileformat.SHAPES, all layers at a time; the norms (one row) as vectors.
+    names = {"rms_att": "rms_att_weight", "rms_ffn": "rms_ffn_weight"}
+    shapes = [("token_embedding_table", shape("embedding", cfg))]
+    for name in LAYER_TENSORS:
+        rows, cols = shape(name, cfg)
+        shapes.append((names.get(name, name), (L, cols) if name in names else (L, rows, cols)))
+    shapes += [
         ("rms_final_weight", (d,)),
         ("freq_cis_real", (T, hs // 2)),
         ("freq_cis_imag", (T, hs // 2)),
     ]
     if not shared:
-        shapes.append(("wcls", (V, d)))
+        shapes.append(("wcls", shape("classifier", cfg)))
     return shapes
 
 

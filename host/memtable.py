@@ -12,7 +12,7 @@ from host import convert, firmware, llama2, modelfile
 
 SNIPPET = """
 import _llm, json
-print(json.dumps([_llm.memory(%(cfg)r, %(ctx)d, False), _llm.memory(%(cfg)r, %(ctx)d, True)]))
+print(json.dumps([_llm.memory(%(cfg)r, %(ctx)d, 0), _llm.memory(%(cfg)r, %(ctx)d, 1)]))
 """
 
 

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 
+from host.fileformat import TYPE_NAMES
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(REPO, "deps", "s3-tools")
 QEMU = os.environ.get("S3_QEMU") or os.path.join(TOOLS, "qemu-xtensa-esp32s3", "bin", "qemu-system-xtensa")
@@ -76,20 +78,21 @@ def count_kernel(which, reps=(1, 11)):
     return (hi - lo) / (reps[1] - reps[0])
 
 
-def gen(model, tok, steps, kv_q8=False, logit_hash=False, prompt="Once upon a time", count=False, profile=False):
-    return run(params("gen", steps, int(kv_q8), int(logit_hash), os.path.getsize(tok), prompt),
+def gen(model, tok, steps, kv="f32", logit_hash=False, prompt="Once upon a time", count=False, profile=False):
+    """kv: the KV cache's type by name (fileformat.TYPE_NAMES)."""
+    return run(params("gen", steps, TYPE_NAMES.index(kv), int(logit_hash), os.path.getsize(tok), prompt),
                model=model, tok=tok, count=count, profile=profile)
 
 
-def gen_host(model, tok, steps, kv_q8=False, logit_hash=False, prompt="Once upon a time"):
-    r = subprocess.run([HOST, "gen", model, tok, str(steps), str(int(kv_q8)), str(int(logit_hash)), prompt],
+def gen_host(model, tok, steps, kv="f32", logit_hash=False, prompt="Once upon a time"):
+    r = subprocess.run([HOST, "gen", model, tok, str(steps), str(TYPE_NAMES.index(kv)), str(int(logit_hash)), prompt],
                        capture_output=True, timeout=600)
     return r.returncode, r.stdout
 
 
 COUNT_CASES = {
     1: "matmul_f32 64x64", 2: "matmul_f32 n=172 d=64", 3: "matmul_f32 n=64 d=512 (classifier)",
-    4: "matmul_q8 64x64 gs=64", 5: "attention_f32 pos=159 hs=8", 6: "attention_q8 pos=159 hs=8",
+    4: "matmul_q8 64x64 gs=64", 5: "attention_f32 pos=159 hs=8", 6: "attention_q8_cache pos=159 hs=8",
     7: "rmsnorm 64", 8: "softmax 160", 9: "swiglu 172", 10: "quantize_q8 64", 11: "matmul_q8 n=172 d=64 gs=43",
 }
 MACS = {1: 64 * 64, 2: 172 * 64, 3: 64 * 512, 4: 64 * 64, 5: 160 * 8 * 2, 6: 160 * 8 * 2, 11: 172 * 64}
@@ -108,11 +111,11 @@ def main(argv=None):
         from host import s3prof
         models = argv[1] if len(argv) > 1 else os.path.join(REPO, "..", "shared", "models")
         syms = s3prof.symbols(ELF)
-        kv_q8 = len(argv) > 2 and argv[2] == "kv8"
+        kv = "int8" if len(argv) > 2 and argv[2] == "kv8" else "f32"
         per = []
         for steps in (64, 256):
             rc, out, log = gen(os.path.join(models, "stories260K.bin"), os.path.join(models, "tok512.bin"), steps,
-                               kv_q8=kv_q8, profile=True)
+                               kv=kv, profile=True)
             per.append(s3prof.by_function(log, syms))
         diff = {k: (per[1][k] - per[0][k]) / 192 for k in set(per[0]) | set(per[1])}
         total = sum(diff.values())

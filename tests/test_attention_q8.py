@@ -1,5 +1,5 @@
 """Integer attention over the int8 KV cache and the fast exponential
-(usermod/llm/attention_q8.c), in the firmware against numpy.
+(usermod/llm/attention_q8*.c, activations_fast.c), in the firmware against numpy.
 
 The kernel is modelled here in numpy with the same float32 operations in the
 same order and exact integer sums, so every float it returns must match the
@@ -53,7 +53,7 @@ LOG2E = f32(1.44269504)
 
 
 def exp2_soft(y):
-    """The softmax's exponential (exp2_soft_k in attention_q8.c, for y <= 0:
+    """The softmax's exponential (exp2_soft_k in fastexp.h, for y <= 0:
     a score minus the largest, times LOG2E), float32 operation by
     operation: 2**y as 2**n p(y - n)."""
     y = np.asarray(y, dtype=f32)
@@ -352,12 +352,23 @@ emit("head 257", catch(_llm.attention_q8, F(257), F(1), B(257), F(1), B(257), F(
 emit("heads 0", catch(_llm.attention_q8, F(8), F(16), B(8), F(1), B(128), F(16), B(128), F(16), 3, 0))
 emit("heads not dividing", catch(_llm.attention_q8, F(8), F(48), B(8), F(3), B(128), F(16), B(128), F(16), 3, 3))
 emit("out read-only", catch(_llm.attention_q8, bytes(32), F(16), B(8), F(1), B(128), F(16), B(128), F(16), 3))
+# A value scale outside [0, max float] (issue 18, defect 4: it made the weights' int conversion undefined).
+for bad in (-1.0, -1e30, float("-inf"), float("inf"), float("nan")):
+    vs = F(16)
+    vs[2] = bad
+    emit("vs %r" % bad, catch(_llm.attention_q8, F(8), F(16), B(8), F(1), B(128), F(16), B(128), vs, 15))
+vs = F(16)
+vs[2] = 0.0
+emit("vs zero", catch(_llm.attention_q8, F(8), F(16), B(8), F(1), B(128), F(16), B(128), vs, 15))
 ''')
     assert res["ok"] == ["ok", None] and res["ok 2 heads"] == ["ok", None]
     for name in ("pos at ctx", "pos negative", "att short of ctx", "att short of heads", "qs short of heads",
                  "k short", "v short", "vs short", "q length", "head 257", "heads 0", "heads not dividing"):
         assert res[name][0] == "ValueError", name
     assert res["out read-only"][0] == "TypeError"
+    for bad in ("-1.0", "-1e+30", "-inf", "inf", "nan"):
+        assert res["vs " + bad][0] == "ValueError" and "vs must be finite" in res["vs " + bad][1], bad
+    assert res["vs zero"] == ["ok", None]
 
 
 # ---- the S3's SIMD attention on the emulated core ---------------------------------

@@ -336,6 +336,10 @@ emit("text", m.generate("Once upon a time", steps=64, temperature=0))
 emit("stop", m.stop_reason)
 emit("kv", [m.kv, m.info()["kv_bytes"], llm.load(%r, %r).info()["kv_bytes"]])
 emit("bad", catch(llm.load, %r, %r, kv="int4"))
+import _llm
+cfg = (64, 172, 5, 8, 4, 512, 512)
+emit("types", [_llm.memory(cfg, 16, 0)[1], _llm.memory(cfg, 16, 1)[1]])
+emit("bad_types", [catch(_llm.memory, cfg, 16, t) for t in (-1, 2, 3)])
 ''' % (ckpt, tokp, ckpt, tokp, ckpt, tokp))
     text = res["text"]
     assert text.startswith("Once upon a time") and len(text) > len("Once upon a time") + 40
@@ -343,6 +347,11 @@ emit("bad", catch(llm.load, %r, %r, kv="int4"))
     kv, q8_bytes, f32_bytes = res["kv"]
     assert kv == "int8" and q8_bytes < f32_bytes
     assert res["bad"][0] == "ValueError"
+    # The C module takes the cache's tensor type (fileformat.KV_TYPES), nothing else.
+    f32_bytes, q8_bytes = res["types"]
+    assert q8_bytes < f32_bytes
+    assert [b[0] for b in res["bad_types"]] == ["ValueError"] * 3
+    assert "KV cache type" in res["bad_types"][0][1]
 
 
 def test_api_random_model_sampled(firmware, R, random_models):

@@ -302,12 +302,12 @@ for name, patch, extra in cfg["cases"]:
         args = args[:4]
     out.append([name] + catch(_llm.Model, *args))
 emit("out", out)
-m = _llm.Model(weights, good, config, 8, False)
+m = _llm.Model(weights, good, config, 8, 0)
 m.forward(1, 0)
 emit("logits", m.logits())
 emit("forward_bad", [catch(m.forward, cfg["config"][5], 0), catch(m.forward, -1, 0), catch(m.forward, 1, 8),
                      catch(m.forward, 1, -1), catch(m.forward, 1, 2 ** 40)])
-mq = _llm.Model(weights + load("q8"), array("i", load("qtable")), config, 8, True)
+mq = _llm.Model(weights + load("q8"), array("i", load("qtable")), config, 8, 1)
 mq.forward(1, 0)
 emit("q8_logits", mq.logits())
 print("alive")

@@ -153,12 +153,12 @@ print(json.dumps({
     'errors': [
         err(_llm.matmul, bytearray(3), bytearray(4), bytearray(4)),
         err(_llm.Tokenizer, bytes(16), 1000),
-        err(_llm.memory, (64, 0, 1, 1, 1, 1, 1), 8, False),
+        err(_llm.memory, (64, 0, 1, 1, 1, 1, 1), 8, 0),
         err(_llm.Model, bytearray(4096), table, (8, 16, 1, 2, 2, 10, 8), 8, False),
         err(_llm.Model, bytearray(64), table, (8, 16, 1, 2, 2, 10, 8), 8, False),
         err(_llm.threads, 3),
     ],
-    'memory': _llm.memory((64, 172, 5, 8, 4, 512, 512), 256, True),
+    'memory': _llm.memory((64, 172, 5, 8, 4, 512, 512), 256, 1),
 }))
 """
 

@@ -217,7 +217,7 @@ import _llm, gc, json
 from llm import model
 path = %(path)r
 config, table, _, _ = model._read_layout(path)
-ref = _llm.Model(open(path, "rb").read(), table, config, 32, False)
+ref = _llm.Model(open(path, "rb").read(), table, config, 32, 0)
 ref.forward(5, 0)
 want = bytes(ref.logits())
 
@@ -231,14 +231,14 @@ def use():
     mf = _llm.MappedFile(path)
     emit("has_del", hasattr(mf, "__del__"))
     emit("del_call", catch(lambda: mf.__del__()))
-    m5 = _llm.Model(mf, table, config, 32, False)
+    m5 = _llm.Model(mf, table, config, 32, 0)
     del mf
     gc.collect()
     m5.forward(5, 0)
     emit("f5", bytes(m5.logits()) == want)
 
-    m6 = _llm.Model(memoryview(_llm.MappedFile(path)), table, config, 32, False)
-    m7 = _llm.Model(memoryview(_llm.MappedFile(path))[0:], table, config, 32, False)
+    m6 = _llm.Model(memoryview(_llm.MappedFile(path)), table, config, 32, 0)
+    m7 = _llm.Model(memoryview(_llm.MappedFile(path))[0:], table, config, 32, 0)
     for i in range(3):
         junk = [bytearray(1000) for _ in range(200)]
         gc.collect()
@@ -273,7 +273,7 @@ from llm import model
 path = %(path)r
 config, table, _, _ = model._read_layout(path)
 w = bytearray(open(path, "rb").read())
-m = _llm.Model(w, table, config, 32, False)
+m = _llm.Model(w, table, config, 32, 0)
 m.forward(5, 0)
 emit("before", catch(m.forward, 6, 1))
 w.extend(bytes(1 << 20))
@@ -283,7 +283,7 @@ w[len(w) - (1 << 20):] = b""
 emit("shrunk", catch(m.forward, 7, 2))
 a = bytearray(open(path, "rb").read())
 emit("view", catch(_llm.Model, memoryview(a), table, config, 32, False))
-m2 = _llm.Model(a, table, config, 32, False)
+m2 = _llm.Model(a, table, config, 32, 0)
 a[100:104] = b"\xff\xff\xff\xff"                      # in place: a NaN weight, no move
 emit("in_place", catch(m2.forward, 5, 0))
 '''
@@ -304,10 +304,10 @@ def test_f8_memory_bounds_ctx_and_does_not_wrap(firmware):
     code = r'''
 import _llm
 big = (4096, 11008, 32, 32, 32, 32000, 4096)
-emit("over", catch(_llm.memory, (64, 172, 5, 8, 4, 512, 512), 513, False))
-emit("huge", catch(_llm.memory, big, 2**31 - 1, True))
-emit("max", list(_llm.memory(big, 4096, False)))
-emit("max8", list(_llm.memory(big, 4096, True)))
+emit("over", catch(_llm.memory, (64, 172, 5, 8, 4, 512, 512), 513, 0))
+emit("huge", catch(_llm.memory, big, 2**31 - 1, 1))
+emit("max", list(_llm.memory(big, 4096, 0)))
+emit("max8", list(_llm.memory(big, 4096, 1)))
 '''
     res = mpy.snippet(code)
     for key in ("over", "huge"):

@@ -79,8 +79,8 @@ def test_forward_matches_host_and_llama2c(harness, models_dir, golden_dir):
 
 def test_forward_int8_kv_cache_matches_host(harness, models_dir):
     model, tok = os.path.join(models_dir, "stories260K.bin"), os.path.join(models_dir, "tok512.bin")
-    rc, s3_out, _ = harness.gen(model, tok, 96, kv_q8=True, logit_hash=True)
-    hrc, host_out = harness.gen_host(model, tok, 96, kv_q8=True, logit_hash=True)
+    rc, s3_out, _ = harness.gen(model, tok, 96, kv="int8", logit_hash=True)
+    hrc, host_out = harness.gen_host(model, tok, 96, kv="int8", logit_hash=True)
     assert rc == 0 and hrc == 0
     assert s3_out == host_out
 

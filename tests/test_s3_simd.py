@@ -40,7 +40,7 @@ def build(build_dir, *extra):
     assert os.path.isfile(s3prof.PCPROF)
     syms = s3prof.symbols(os.path.join(build_dir, "firmware.elf"))
     names = {n for _, n in syms}
-    assert DOT in names and "llm_matmul_q8_esp32s3" in names, "the S3 build does not link the SIMD matmul"
+    assert DOT in names and "llm_matmul_q8_simd" in names, "the S3 build does not link the SIMD matmul"
     return syms
 
 

@@ -10,14 +10,30 @@ DIM, HIDDEN_DIM, N_LAYERS, N_HEADS, N_KV_HEADS, VOCAB_SIZE, SEQ_LEN = range(7)
 # Tensors of one layer, in the order of both formats' tensor lists.
 LAYER_TENSORS = ("rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3")
 
-# Tensor types (the .llm table's second field).
+# Every tensor's shape (rows, cols), in the config's terms: kv_dim is
+# dim // n_heads * n_kv_heads, and "one" a single row (the norms' weights).
+# The file holds the embedding, each layer's LAYER_TENSORS, rms_final and
+# the classifier, in that order (n_tensors).
+SHAPES = {
+    "embedding": ("vocab_size", "dim"),
+    "rms_att": ("one", "dim"), "wq": ("dim", "dim"), "wk": ("kv_dim", "dim"), "wv": ("kv_dim", "dim"),
+    "wo": ("dim", "dim"), "rms_ffn": ("one", "dim"), "w1": ("hidden_dim", "dim"), "w2": ("dim", "hidden_dim"),
+    "w3": ("hidden_dim", "dim"),
+    "rms_final": ("one", "dim"), "classifier": ("vocab_size", "dim"),
+}
+
+# Tensor types (the .llm table's second field).  TYPE_NAMES[t] is how
+# llm.load(kv=...), the converter and messages name type t.  Q4 is 4-bit
+# weights (docs/int4.md), not a KV cache type.
 F32 = 0
 Q8 = 1
 # 4-bit: codes q in [-8, 7] stored as the nibble q + 8, two per byte, the
 # even column in the low nibble; rows padded to whole groups as int8's; one
 # IEEE half scale per group, as int8's (w = q * scale).  Group sizes even.
 Q4 = 2
-TYPE_NAMES = {F32: "f32", Q8: "int8", Q4: "int4"}
+TYPE_NAMES = ("f32", "int8", "int4")
+# The types a KV cache may hold (llm.load's kv, by TYPE_NAMES).
+KV_TYPES = (F32, Q8)
 
 # llama2.c's legacy version-0 checkpoint: the config (a negative vocab_size
 # means an unshared classifier), then float32 tensors.
@@ -44,6 +60,28 @@ FLAG_SHARED_CLASSIFIER = 1
 # vectors); any group size is valid as long as it divides the row, or is a
 # multiple of SIMD_BYTES at most the row rounded up to SIMD_BYTES.
 SIMD_BYTES = 16
+
+
+def check_config(cfg, what: str) -> None:
+    """Raise ValueError unless cfg (CONFIG_NAMES' values) is a model the
+    runtime can hold: sane sizes, dim n_heads times an even head size, and
+    n_heads a multiple of n_kv_heads."""
+    for name, v in zip(CONFIG_NAMES, cfg):
+        if v <= 0 or v > 1 << 24:
+            raise ValueError("%s: %s = %d is not a sane size" % (what, name, v))
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
+    if dim % heads or (dim // heads) % 2:
+        raise ValueError("%s: dim %d is not n_heads %d times an even head size" % (what, dim, heads))
+    if kv_heads > heads or heads % kv_heads:
+        raise ValueError("%s: n_heads %d is not a multiple of n_kv_heads %d" % (what, heads, kv_heads))
+
+
+def shape(name: str, cfg) -> tuple:
+    """(rows, cols) of tensor name (a SHAPES key) for config cfg."""
+    dims = {"one": 1, "dim": cfg[DIM], "hidden_dim": cfg[HIDDEN_DIM], "vocab_size": cfg[VOCAB_SIZE],
+            "kv_dim": cfg[DIM] // cfg[N_HEADS] * cfg[N_KV_HEADS]}
+    rows, cols = SHAPES[name]
+    return dims[rows], dims[cols]
 
 
 def n_tensors(n_layers: int) -> int:

@@ -5,18 +5,7 @@
 import struct
 from array import array
 
-from .fileformat import CONFIG_NAMES, F32, LAYER_TENSORS, V0_HEADER_SIZE, VOCAB_SIZE
-
-
-def check_config(cfg, what):
-    for name, v in zip(CONFIG_NAMES, cfg):
-        if v <= 0 or v > 1 << 24:
-            raise ValueError("%s: %s = %d is not a sane size" % (what, name, v))
-    dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
-    if dim % heads or (dim // heads) % 2:
-        raise ValueError("%s: dim %d is not n_heads %d times an even head size" % (what, dim, heads))
-    if kv_heads > heads or heads % kv_heads:
-        raise ValueError("%s: n_heads %d is not a multiple of n_kv_heads %d" % (what, heads, kv_heads))
+from .fileformat import F32, LAYER_TENSORS, V0_HEADER_SIZE, VOCAB_SIZE, check_config, shape
 
 
 def read_header(f, path):
@@ -33,13 +22,11 @@ def read_header(f, path):
 def layout(cfg, shared):
     """Tensor table (offset, F32, 0, 0) x fileformat.n_tensors(n_layers) and file size."""
     dim, hidden, layers, heads, kv_heads, vocab, seq_len = cfg
-    kv_dim = dim // heads * kv_heads
     head_size = dim // heads
-    sizes = {
-        "embedding": vocab * dim, "rms_att": dim, "wq": dim * dim, "wk": kv_dim * dim,
-        "wv": kv_dim * dim, "wo": dim * dim, "rms_ffn": dim, "w1": hidden * dim,
-        "w2": dim * hidden, "w3": hidden * dim,
-    }
+    sizes = {}
+    for name in ("embedding",) + LAYER_TENSORS:
+        rows, cols = shape(name, cfg)
+        sizes[name] = rows * cols
     # Tensors are stored all layers at a time: every rms_att, then every wq...
     starts = {}
     off = V0_HEADER_SIZE

@@ -7,7 +7,8 @@ import time
 import _llm
 
 from . import llama2, modelfile
-from .fileformat import CONFIG_NAMES, DIM, N_LAYERS, SEQ_LEN, VOCAB_SIZE
+from . import fileformat
+from .fileformat import CONFIG_NAMES, DIM, F32, N_LAYERS, SEQ_LEN, TYPE_NAMES, VOCAB_SIZE
 
 MYPY = False
 if MYPY:  # type checkers only; MicroPython has no typing module
@@ -16,7 +17,8 @@ from .files import open_buffer, file_size
 
 BOS = 1
 EOS = 2
-KV_TYPES = ("f32", "int8")
+# llm.load's kv names (fileformat.TYPE_NAMES of the types a KV cache may hold).
+KV_TYPES = tuple(TYPE_NAMES[t] for t in fileformat.KV_TYPES)
 
 
 def _ticks_ms():
@@ -256,7 +258,7 @@ def _need_message(path: str, parts: dict, free: 'Union[int, str]', kv: str, ctx:
         tips.append("int8 weights (python3 -m host convert --int8)")
     if ctx > 64:
         tips.append("a smaller ctx (ctx=%d)" % max(16, ctx // 2))
-    if kv == "f32":
+    if kv == TYPE_NAMES[F32]:
         tips.append("kv='int8' (a quarter of the KV cache)")
     if parts["weights_where"] == "heap":
         tips.append("putting the model on ROMFS, so weights stay in flash")
@@ -407,7 +409,8 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     if tokenizer is None and tok_layout is None:
         raise ValueError("%s is a llama2.c checkpoint: give its tokenizer.bin too" % checkpoint)
 
-    activation_bytes, kv_bytes = _llm.memory(config, ctx, kv == "int8")
+    kv_type = TYPE_NAMES.index(kv)
+    activation_bytes, kv_bytes = _llm.memory(config, ctx, kv_type)
     parts = {"weights_bytes": file_size(checkpoint), "weights_where": "?", "weights_type": weights_type,
              "kv_bytes": kv_bytes, "activation_bytes": activation_bytes,
              "tokenizer_bytes": file_size(tokenizer) if tokenizer else tok_layout[1],
@@ -432,9 +435,9 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
             ram = bytes(memoryview(weights)[start:end])
             parts["ram_copy"] = "layers" if which == _PART_LAYERS else "classifier"
             parts["ram_copy_bytes"] = len(ram)
-            core = _llm.Model(weights, moved, config, ctx, kv == "int8", ram, which)
+            core = _llm.Model(weights, moved, config, ctx, kv_type, ram, which)
         else:
-            core = _llm.Model(weights, table, config, ctx, kv == "int8")
+            core = _llm.Model(weights, table, config, ctx, kv_type)
     except MemoryError:
         weights = tok_data = tok = None
         raise MemoryError(_need_message(checkpoint, parts, _mem_free(), kv, ctx, weights_type))

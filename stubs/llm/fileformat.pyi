@@ -9,8 +9,12 @@ N_KV_HEADS: Incomplete
 VOCAB_SIZE: Incomplete
 SEQ_LEN: Incomplete
 LAYER_TENSORS: Incomplete
+SHAPES: Incomplete
 F32: int
 Q8: int
+Q4: int
+TYPE_NAMES: Incomplete
+KV_TYPES: Incomplete
 V0_HEADER_SIZE: int
 V2_MAGIC: int
 MAGIC: bytes
@@ -23,6 +27,12 @@ ALIGN: int
 FLAG_SHARED_CLASSIFIER: int
 SIMD_BYTES: int
 
+def check_config(cfg, what: str) -> None:
+    """Raise ValueError unless cfg (CONFIG_NAMES' values) is a model the
+    runtime can hold: sane sizes, dim n_heads times an even head size, and
+    n_heads a multiple of n_kv_heads."""
+def shape(name: str, cfg) -> tuple:
+    """(rows, cols) of tensor name (a SHAPES key) for config cfg."""
 def n_tensors(n_layers: int) -> int:
     """Entries of the tensor list: the embedding, every layer's, rms_final, the classifier."""
 def padded_cols(cols: int, group_size: int) -> int:

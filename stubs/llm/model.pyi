@@ -1,6 +1,6 @@
 import _llm
-from . import llama2 as llama2, modelfile as modelfile
-from .fileformat import CONFIG_NAMES as CONFIG_NAMES, SEQ_LEN as SEQ_LEN, VOCAB_SIZE as VOCAB_SIZE
+from . import fileformat as fileformat, llama2 as llama2, modelfile as modelfile
+from .fileformat import CONFIG_NAMES as CONFIG_NAMES, F32 as F32, SEQ_LEN as SEQ_LEN, TYPE_NAMES as TYPE_NAMES, VOCAB_SIZE as VOCAB_SIZE
 from .files import file_size as file_size, open_buffer as open_buffer
 from _typeshed import Incomplete
 from typing import Iterator

@@ -24,7 +24,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
+#include "attention_q8.h"
 #include "kernels.h"
+#include "matmul_q8.h"
+#include "quant.h"
 #include "sampler.h"
 #include "tokenizer.h"
 #include "transformer.h"
@@ -285,11 +288,6 @@ static void check_attention(int pos, int hs, int transposed) {
     dump_f("out", o, hs);
     same("attention_f32 att", att, ratt, pos + 1);
     same("attention_f32 out", o, r, hs);
-
-    int8_t *kq = brand(hs * ctx), *vq = brand(ctx * hs);
-    float *ks = frand(ctx, 0.01f), *vs = frand(ctx, 0.01f);
-    llm_attention_q8(o, att, q, kq, ks, vq, vs, ctx, pos, hs);
-    dump_f("attention_q8 out", o, hs);
 }
 
 /* llm_expf_nonpos against the library's expf: every float of (-87.34, 0]
@@ -354,6 +352,10 @@ static void count(int which, int reps) {
     uint16_t *ws = alloc(768 * 512 / 4 * 2);
     halves(ws, 768 * 512 / 4);
     int8_t *kq = brand(512 * 8), *vq = brand(512 * 8);
+    float *kvs = alloc(512 * 4);  // the cache's scales: positive, as llm_quantize_q8 makes them
+    for (int i = 0; i < 512; i++) {
+        kvs[i] = 0.01f;
+    }
     for (int r = 0; r < reps; r++) {
         switch (which) {
             case 1: llm_matmul_f32(o, x, w, 64, 64); break;
@@ -361,7 +363,7 @@ static void count(int which, int reps) {
             case 3: llm_matmul_f32(o, x, w, 64, 512); break;
             case 4: llm_matmul_q8(o, xq, xs, wq, ws, 64, 64, 64); break;
             case 5: llm_attention_f32(o, att, x, k, 1, 512, v, 8, 159, 8); break;
-            case 6: llm_attention_q8(o, att, x, kq, xs, vq, xs, 512, 159, 8); break;
+            case 6: llm_attention_q8_cache(o, att, 512, xq, xs, 1, kq, kvs, vq, kvs, 512, 159, 8); break;
             case 7: llm_rmsnorm(o, x, w, 64); break;
             case 8: llm_softmax(att, 160); break;
             case 9: llm_swiglu(o, x, 172); break;
@@ -381,7 +383,7 @@ static uint32_t fnv(const void *p, size_t n, uint32_t h) {
     return h;
 }
 
-static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int steps, int kv_q8, int hash,
+static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int steps, int kv_type, int hash,
     const char *prompt) {
     int32_t hdr[7];
     memcpy(hdr, file, sizeof(hdr));
@@ -430,9 +432,12 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     }
     #undef T
     m->ctx = steps < c->seq_len ? steps : c->seq_len;
-    m->kv_q8 = kv_q8;
+    if (!llm_kv_type_ok(kv_type)) {
+        return 2;
+    }
+    m->kv.type = (llm_type_t)kv_type;
     void *state = alloc((size_t)llm_state_bytes(c, m->ctx));
-    void *kv = alloc((size_t)llm_kv_bytes(c, m->ctx, kv_q8));
+    void *kv = alloc((size_t)llm_model_kv_bytes(c, m->ctx, m->kv.type));
     if (!state || !kv) {
         return 2;
     }

@@ -43,7 +43,8 @@ def attention_q8(out: Buffer, att: Buffer, q: Buffer, qs: Buffer, k: Buffer, ks:
                  pos: int, heads: int = ...) -> None:
     """Integer attention at position pos of `heads` query heads (default 1)
     that share one KV head's block of an int8 KV cache: keys k and values v
-    transposed ([head_size][ctx] int8), scales ks and vs (ctx floats each);
+    transposed ([head_size][ctx] int8), scales ks and vs (ctx floats each;
+    vs finite and not negative, as llm_quantize_q8 makes them, else ValueError);
     q holds heads * head_size int8 with scales qs (heads floats); out gets
     heads * head_size floats; att (heads * ctx floats) is left holding
     e**(score - max score)."""
@@ -62,8 +63,9 @@ def sample(logits: Buffer, temperature: float, top_p: float, rng: Buffer, scratc
     """llama2.c's sample(): argmax at temperature 0, else softmax(logits /
     temperature) and multinomial or top-p.  Overwrites logits; scratch holds
     len(logits) int32."""
-def memory(config: Sequence[int], ctx: int, kv_int8: bool) -> tuple[int, int]:
-    """(activation bytes, KV cache bytes) a Model allocates on the heap."""
+def memory(config: Sequence[int], ctx: int, kv_type: int) -> tuple[int, int]:
+    """(activation bytes, KV cache bytes) a Model allocates on the heap;
+    kv_type as Model's."""
 @overload
 def threads() -> int: ...
 @overload
@@ -76,12 +78,15 @@ class Model:
     table: int32 (offset, type, group_size, scales_offset) for the embedding,
     then per layer rms_att wq wk wv wo rms_ffn w1 w2 w3, then rms_final and
     the classifier; type 0 is float32, 1 int8 with half scales, 2 int4 with
-    half scales.  config: (dim, hidden_dim, n_layers, n_heads, n_kv_heads,
-    vocab_size, seq_len).  ram: a second buffer holding some tensors (a
-    copy in RAM), parts which: a mask of 1 (embedding), 2 (the layers'
-    tensors), 4 (classifier); their table offsets are into ram.
+    half scales (the tensor types of llm/fileformat.py).  config: (dim,
+    hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len).
+    kv_type: the KV cache's tensor type, one of fileformat.KV_TYPES (0
+    float32, 1 int8 with a scale per head and position); any other value
+    raises ValueError.  ram: a second buffer holding some tensors (a copy in
+    RAM), parts which: a mask of 1 (embedding), 2 (the layers' tensors), 4
+    (classifier); their table offsets are into ram.
     """
-    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_int8: bool,
+    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_type: int,
                  ram: Buffer | None = None, parts: int = 0) -> None: ...
     def forward(self, token: int, pos: int) -> None: ...
     def sample(self, temperature: float, top_p: float, rng: Buffer) -> int: ...

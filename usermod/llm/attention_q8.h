@@ -1,6 +1,7 @@
-// The int8 paths' kernels: integer attention over the int8 KV cache, a fast
-// exponential, and the attention over an fp32 KV cache with it.  Plain C,
-// like kernels.h: no MicroPython types.
+// The int8 paths' attention: integer attention over the int8 KV cache, and
+// the attention over an fp32 KV cache with the fast softmax (fastexp.h).
+// Portable C in attention_q8.c, SIMD in attention_q8_sse2.c and
+// attention_q8_s3.c.  Plain C, like kernels.h: no MicroPython types.
 //
 // Only configurations that are not bit-exact with llama2.c anyway use these
 // (int8 weights or an int8 KV cache: transformer.c's exact_path()); fp32
@@ -10,39 +11,7 @@
 #define LLM_ATTENTION_Q8_H
 
 #include <stdint.h>
-
-// The ESP32-S3's SIMD (PIE) path of llm_attention_q8_cache and its cache
-// layout (the emulated core's subset: ee.zero.accx, ee.vld.128.ip,
-// ee.vmulas.s8.accx, rur.accx_0).
-#if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
-#define LLM_ATT_Q8_PIE (1)
-#else
-#define LLM_ATT_Q8_PIE (0)
-#endif
-
-// Layout of one KV head's block of the int8 KV cache (codes; the scales are
-// ks[t], vs[t] in both):
-// - portable: keys and values transposed, k[i * ctx + t], v[i * ctx + t];
-// - S3 (LLM_ATT_Q8_PIE): keys by position, k[t * kstride + i], each
-//   position's codes padded to kstride = head_size rounded up to 8 (the SIMD
-//   reads whole 16-byte chunks: a position starts at byte 0 or 8 of one);
-//   values transposed with rows of ctx rounded up to 16 positions,
-//   v[i * vstride + t].  Blocks are multiples of 16 bytes, so a 16-byte
-//   aligned cache (the GC heap's blocks are) gives aligned rows; an
-//   unaligned one is read without the SIMD.
-// Both hold the same codes and give the same results, bit for bit
-// (tests/test_attention_q8.py, tests/test_s3_kernels.py).
-static inline int llm_kv_q8_kstride(int head_size) {
-    return LLM_ATT_Q8_PIE ? (head_size + 7) & ~7 : head_size;
-}
-static inline int llm_kv_q8_vstride(int ctx) {
-    return LLM_ATT_Q8_PIE ? (ctx + 15) & ~15 : ctx;
-}
-static inline uint64_t llm_kv_q8_block_bytes(int ctx, int head_size) {
-    // S3: ctx * kstride keys and head_size * vstride values both fit in
-    // vstride * kstride, a multiple of 16.
-    return (uint64_t)llm_kv_q8_vstride(ctx) * llm_kv_q8_kstride(head_size);
-}
+#include "kv_cache.h"  // the int8 cache's layout, LLM_ATT_Q8_PIE
 
 // Weight codes of the value sums are at most 127 * 256 + 127, so that the
 // S3 splits each into two int8 digits (w = 256 hi + lo, hi in [0, 127],
@@ -53,14 +22,6 @@ static inline uint64_t llm_kv_q8_block_bytes(int ctx, int head_size) {
 // into float: 256 * 32639 * 127 < 2**31.
 #define LLM_ATT_Q8_BLOCK (256)
 
-// In place: x[i] = e**x[i] for finite x, within 2 ulp of the C library's
-// expf for -87.33 <= x <= 88 (tests/test_attention_q8.py); below that about
-// 1.2e-38 (the exact result is smaller still), above 88 e**88.  No libm.
-void llm_exp_fast(float *x, int n);
-
-// llm_swiglu with llm_exp_fast's exponential.
-void llm_swiglu_fast(float *hb, const float *hb2, int n);
-
 // Attention of nq query heads that share one KV head, over that head's
 // block of an int8 KV cache with keys and values both transposed (the
 // portable layout on every target): K[t][i] = k[i * ctx + t] * ks[t],
@@ -70,7 +31,7 @@ void llm_swiglu_fast(float *hb, const float *hb2, int n);
 // att + h * att_stride.  Codes are in [-127, 127].
 //
 // Each score is an integer dot product times qs * ks[t] / sqrt(head_size).
-// The softmax uses a cheaper exponential than llm_exp_fast (attention_q8.c's
+// The softmax uses a cheaper exponential than llm_exp_fast (fastexp.h's
 // exp2_soft_k: a cubic for 2**f, within 1.1e-4 relative of e**x,
 // tests/test_attention_q8.py); its weights times vs[t] are quantised to
 // int16 codes per block of LLM_ATT_Q8_BLOCK positions (scale: the block's
@@ -82,8 +43,7 @@ void llm_swiglu_fast(float *hb, const float *hb2, int n);
 void llm_attention_q8i(float *out, float *att, int att_stride, const int8_t *q, const float *qs, int nq,
     const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int pos, int head_size);
 
-// llm_attention_q8i over the int8 KV cache in the layout above (the
-// transformer's): on the S3 its SIMD path; elsewhere llm_attention_q8i
+// llm_attention_q8i over the int8 KV cache in its layout (kv_cache.h): on the S3 its SIMD path; elsewhere llm_attention_q8i
 // itself.  The same results, bit for bit, on every target.
 void llm_attention_q8_cache(float *out, float *att, int att_stride, const int8_t *q, const float *qs, int nq,
     const int8_t *k, const float *ks, const int8_t *v, const float *vs, int ctx, int pos, int head_size);

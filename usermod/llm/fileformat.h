@@ -14,17 +14,23 @@
     X(vocab_size) \
     X(seq_len)
 
-// One layer's tensors, in the order of the tensor table.
+// The tensors with their shapes (name, rows, cols) in the config's terms:
+// kv_dim = dim / n_heads * n_kv_heads; one = a single row.  The table
+// holds the embedding, each layer's LLM_FILE_LAYER_TENSORS in this order,
+// then rms_final and the classifier.
 #define LLM_FILE_LAYER_TENSORS(X) \
-    X(rms_att) \
-    X(wq) \
-    X(wk) \
-    X(wv) \
-    X(wo) \
-    X(rms_ffn) \
-    X(w1) \
-    X(w2) \
-    X(w3)
+    X(rms_att, one, dim) \
+    X(wq, dim, dim) \
+    X(wk, kv_dim, dim) \
+    X(wv, kv_dim, dim) \
+    X(wo, dim, dim) \
+    X(rms_ffn, one, dim) \
+    X(w1, hidden_dim, dim) \
+    X(w2, dim, hidden_dim) \
+    X(w3, hidden_dim, dim)
+#define LLM_FILE_EMBEDDING(X) X(embedding, vocab_size, dim)
+#define LLM_FILE_RMS_FINAL(X) X(rms_final, one, dim)
+#define LLM_FILE_CLASSIFIER(X) X(classifier, vocab_size, dim)
 
 // Entries of the tensor table: the embedding, every layer's, rms_final, the classifier.
 #define LLM_FILE_N_TENSORS(n_layers) (3 + 9 * (n_layers))
@@ -32,12 +38,22 @@
 // A table entry: offset, type, group size, scales offset (int32 each).
 #define LLM_FILE_TABLE_ENTRY_SIZE (16)
 
-// Tensor types (a table entry's second field).
-#define LLM_FILE_F32 (0)
-#define LLM_FILE_Q8 (1)
-#define LLM_FILE_Q4 (2)
+// Tensor types (a table entry's second field), of weights and of the KV
+// cache; the comment is the type's name (llm.load(kv=...)).
+typedef enum {
+    LLM_F32 = 0,  // "f32"
+    LLM_Q8 = 1,  // "int8"
+    LLM_Q4 = 2,  // "int4"
+} llm_type_t;
+#define LLM_FILE_N_TYPES (3)
 
-// Group sizes that need not divide an int8 row are multiples of this.
+// The types a KV cache may hold.
+#define LLM_FILE_KV_TYPES(X) \
+    X(LLM_F32) \
+    X(LLM_Q8)
+
+// Group sizes that need not divide an int8 row are multiples of this
+// (fileformat.group_size_ok; in C: tensor.h's llm_group_size_ok).
 #define LLM_FILE_SIMD_BYTES (16)
 
 #endif

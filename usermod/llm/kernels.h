@@ -9,27 +9,6 @@
 // out[d] = W[d][n] @ x[n], summed left to right as llama2.c does.
 void llm_matmul_f32(float *out, const float *x, const float *w, int n, int d);
 
-// Quantise x[n] into int8 groups of gs with one float scale each
-// (scale = max|x| / 127).  An all-zero group gets scale 0 and zero codes.
-// When gs does not divide n, the last group holds the n % gs values left,
-// and its codes are padded with zeros to gs: xq needs n rounded up to a
-// multiple of gs bytes (the padded rows of int8 tensors, docs/format.md).
-void llm_quantize_q8(int8_t *xq, float *xs, const float *x, int n, int gs);
-
-// IEEE half to float.  Weight scales are stored as halves: for rows of 64
-// they cost 3% of the int8 bytes where float32 would cost 6%.
-float llm_f16_to_f32(uint16_t h);
-
-// out[d] = W[d][n] @ x[n] for int8 W and int8 x, both grouped by gs along n:
-// each group's integer dot product is scaled by w_scale * x_scale, with
-// W's scales as halves [d][n / gs].  gs divides n (a padded row: zero
-// codes past the real columns keep the result exact).  On the ESP32-S3
-// (LLM_ESPNN) groups whose size is a multiple of 16, with xq and w 16-byte
-// aligned, go through the SIMD (esp-nn's dot kernel); the results are the
-// same bits either way.
-void llm_matmul_q8(float *out, const int8_t *xq, const float *xs,
-    const int8_t *w, const uint16_t *ws, int n, int d, int gs);
-
 // out = weight * x / rms(x), eps 1e-5, as llama2.c.
 void llm_rmsnorm(float *out, const float *x, const float *weight, int n);
 
@@ -64,12 +43,5 @@ void llm_rope_apply(float *vec, const float *fcos, const float *fsin, int n, int
 // gets head_size floats.
 void llm_attention_f32(float *out, float *att, const float *q,
     const float *k, int kt, int ki, const float *v, int vt, int pos, int head_size);
-
-// The same over one head of an int8 KV cache as the transformer keeps it:
-// keys transposed (k[i * ctx + t]), values by position (v[t * head_size + i]),
-// one scale per position (ks[t], vs[t]).
-void llm_attention_q8(float *out, float *att, const float *q,
-    const int8_t *k, const float *ks, const int8_t *v, const float *vs,
-    int ctx, int pos, int head_size);
 
 #endif

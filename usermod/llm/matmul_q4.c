@@ -1,6 +1,7 @@
 #include <string.h>
-#include "kernels.h"
 #include "matmul_q4.h"
+#include "quant.h"
+#include "target.h"
 
 // One group's exact integer dot product: codes are nibble - 8.  Two
 // accumulators so that an in-order MCU core overlaps the multiplies.
@@ -48,7 +49,7 @@ static int32_t dot_q4_wide(const uint8_t *w, const int16_t *xe, const int16_t *x
 }
 #endif
 
-#if defined(__XTENSA__) && defined(LLM_XTENSA_LX7)
+#if LLM_S3
 // ESP32-S3: the SIMD (PIE) has no nibble or shift instructions that the
 // emulated core runs (only ee.zero.accx, ee.vld.128.ip, ee.vmulas.s8.accx,
 // rur.accx_0), so a group's codes are split into low and high nibbles by
@@ -69,10 +70,7 @@ static inline float half_to_float_q4(uint16_t h) {
     // spill the loop's registers).
     uint32_t rest = h & 0x7fffu;
     if (__builtin_expect(rest - 0x0400u < 0x7800u, 1)) {
-        uint32_t u = ((uint32_t)(h & 0x8000u) << 16) | ((rest << 13) + ((uint32_t)(127 - 15) << 23));
-        float f;
-        __asm__ ("wfr %0, %1" : "=f" (f) : "r" (u));
-        return f;
+        return llm_bitsf(((uint32_t)(h & 0x8000u) << 16) | ((rest << 13) + LLM_HALF_REBIAS));
     }
     return llm_f16_to_f32(h);
 }

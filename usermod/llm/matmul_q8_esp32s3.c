@@ -1,44 +1,42 @@
-#include <string.h>
-#include "kernels.h"
-#include "matmul_q8_esp32s3.h"
+// The int8 matmul through the ESP32-S3's SIMD (PIE): each group's dot product
+// is esp-nn's esp_nn_dot_s8_aligned_esp32s3 (16 int8 multiply-adds per
+// instruction); the float scaling is llm_matmul_q8's, operation for
+// operation, so the result is the same bits as the portable C.  Built when
+// LLM_ESPNN is defined (S3 builds that link esp-nn): matmul_q8.h.
+#include "matmul_q8.h"
+#include "quant.h"
 
-// IEEE half to float, as llm_f16_to_f32: the normal halves every non-zero
-// scale a converter writes, inline by rebiasing the exponent (no call, whose
-// windowed ABI would spill the loop's registers); zero, subnormals, Inf and
-// NaN through llm_f16_to_f32.
-static inline float half_to_float(uint16_t h) {
-    uint32_t rest = h & 0x7fffu;
-    if (__builtin_expect(rest - 0x0400u < 0x7800u, 1)) {
-        uint32_t u = ((uint32_t)(h & 0x8000u) << 16) | ((rest << 13) + ((uint32_t)(127 - 15) << 23));
-        float f;
-        memcpy(&f, &u, sizeof(f));
-        return f;
-    }
-    return llm_f16_to_f32(h);
-}
+// esp-nn 1.2.3: a and b 16-byte aligned, len a multiple of 16.
+int32_t esp_nn_dot_s8_aligned_esp32s3(const int8_t *a, const int8_t *b, int32_t len);
 
-void llm_matmul_q8_esp32s3(float *out, const int8_t *xq, const float *xs,
+// Every row (n is a multiple of gs, so every group of every row is aligned),
+// or none.
+int llm_matmul_q8_simd(float *out, const int8_t *xq, const float *xs,
     const int8_t *w, const uint16_t *ws, int n, int d, int gs) {
+    if (gs % 16 != 0 || (((uintptr_t)xq | (uintptr_t)w) & 15) != 0) {
+        return 0;
+    }
     int groups = n / gs;
     if (groups == 1) {
         // One group per row (every 64-wide row of stories260K): as
         // llm_matmul_q8, 0 + (dot * w_scale) * x_scale.
         for (int i = 0; i < d; i++) {
             int32_t dot = esp_nn_dot_s8_aligned_esp32s3(xq, w, n);
-            out[i] = 0.0f + (float)dot * half_to_float(ws[i]) * xs[0];
+            out[i] = 0.0f + (float)dot * llm_half_to_float(ws[i]) * xs[0];
             w += n;
         }
-        return;
+        return d;
     }
     for (int i = 0; i < d; i++) {
         float sum = 0.0f;
         for (int g = 0; g < groups; g++) {
             int32_t dot = esp_nn_dot_s8_aligned_esp32s3(xq + g * gs, w, gs);
             // As llm_matmul_q8: (dot * w_scale) * x_scale, added in group order.
-            sum += (float)dot * half_to_float(ws[g]) * xs[g];
+            sum += (float)dot * llm_half_to_float(ws[g]) * xs[g];
             w += gs;
         }
         ws += groups;
         out[i] = sum;
     }
+    return d;
 }

@@ -3,8 +3,16 @@ add_library(usermod_llm INTERFACE)
 
 set(LLM_KERNEL_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/kernels.c
+    ${CMAKE_CURRENT_LIST_DIR}/kernels_xtensa.c
+    ${CMAKE_CURRENT_LIST_DIR}/quant.c
+    ${CMAKE_CURRENT_LIST_DIR}/matmul_q8.c
+    ${CMAKE_CURRENT_LIST_DIR}/matmul_q8_sse2.c
+    ${CMAKE_CURRENT_LIST_DIR}/activations_fast.c
     ${CMAKE_CURRENT_LIST_DIR}/matmul_q4.c
     ${CMAKE_CURRENT_LIST_DIR}/attention_q8.c
+    ${CMAKE_CURRENT_LIST_DIR}/attention_q8_sse2.c
+    ${CMAKE_CURRENT_LIST_DIR}/attention_q8_s3.c
+    ${CMAKE_CURRENT_LIST_DIR}/kv_cache.c
     ${CMAKE_CURRENT_LIST_DIR}/sampler.c
     ${CMAKE_CURRENT_LIST_DIR}/transformer.c
     ${CMAKE_CURRENT_LIST_DIR}/tokenizer.c

@@ -9,7 +9,7 @@ SRC_USERMOD_C += $(addprefix $(LLM_MOD_DIR)/, \
 	modllm.c modllm_args.c modllm_model.c modllm_tokenizer.c modllm_sampler.c \
 	modllm_mappedfile.c modllm_kernels.c)
 SRC_USERMOD_LIB_C += $(addprefix $(LLM_MOD_DIR)/, \
-	kernels.c matmul_q4.c attention_q8.c sampler.c transformer.c tokenizer.c parallel.c)
+	kernels.c kernels_xtensa.c quant.c matmul_q8.c matmul_q4.c matmul_q8_sse2.c activations_fast.c attention_q8.c attention_q8_sse2.c attention_q8_s3.c kv_cache.c sampler.c transformer.c tokenizer.c parallel.c)
 
 CFLAGS_USERMOD += -I$(LLM_MOD_DIR)
 
@@ -24,10 +24,12 @@ $(BUILD)/llm/%.o: CFLAGS += -O3 -ffp-contract=off
 ifneq ($(findstring esp32s3,$(CROSS_COMPILE)),)
 CFLAGS_USERMOD += -DLLM_XTENSA_LX7
 endif
-# The int8 attention's clamps and maxima vectorise only when gcc may assume
-# no traps, NaNs or infinities, and ignore the sign of zero; its inputs are
-# finite, and its float sums keep their order (no -ffast-math).
-$(BUILD)/llm/attention_q8.o: CFLAGS += -fno-trapping-math -ffinite-math-only -fno-signed-zeros
+# The int8 paths' clamps and maxima (attention, fast exponentials) vectorise
+# only when gcc may assume no traps, NaNs or infinities, and ignore the sign
+# of zero; their inputs are finite, and their float sums keep their order
+# (no -ffast-math).
+LLM_FAST_MATH_O := activations_fast.o attention_q8.o attention_q8_sse2.o attention_q8_s3.o
+$(addprefix $(BUILD)/llm/,$(LLM_FAST_MATH_O)): CFLAGS += -fno-trapping-math -ffinite-math-only -fno-signed-zeros
 # The ESP32-S3's int8 matmul through its SIMD: esp-nn's dot kernel, assembled
 # from esp-nn's source in ESPNN_DIR (the s3sim port sets it to the unpacked
 # s3-tools copy).  Without ESPNN_DIR the portable C path is built.

@@ -1,8 +1,8 @@
 // What the _llm module's binding files share: the compile-time switch, the
 // argument checks, and buffers held across calls.  The binding files
 // (modllm_*.c) do argument checking and object plumbing only; the numeric
-// work is in kernels.c, sampler.c, transformer.c and tokenizer.c, which know
-// nothing of MicroPython.
+// work is in the directory's other .c files (CONTRIBUTING.md lists them by
+// job and target), which know nothing of MicroPython.
 //
 //   modllm.c             the module: its globals (llm_module_table.h), registration
 //   modllm_args.c        argument checks, buffers held across calls
@@ -43,7 +43,7 @@
 #endif
 
 // X-macro helpers over name lists (fileformat.h's, the method lists below).
-#define LLM_QSTR_ITEM(name) MP_QSTR_##name,
+#define LLM_QSTR_ITEM(name, ...) MP_QSTR_##name,
 #define LLM_COUNT_ITEM(name) +1
 
 // A type's methods, from one list of X(qstr, function object):

@@ -6,10 +6,13 @@
 
 #if LLM_TEST_KERNELS
 
+#include "activations_fast.h"
 #include "attention_q8.h"
 #include "kernels.h"
 #include "matmul_q4.h"
-#include "transformer.h"  // LLM_MAX_CACHE_HEAD
+#include "matmul_q8.h"
+#include "quant.h"
+#include "kv_cache.h"  // LLM_MAX_CACHE_HEAD
 
 // matmul(out, x, w): out[d] = w[d][n] @ x[n], with n = len(x), d = len(out).
 static mp_obj_t llm_matmul(mp_obj_t out_in, mp_obj_t x_in, mp_obj_t w_in) {
@@ -173,6 +176,14 @@ static mp_obj_t llm_attention_q8_fn(size_t n_args, const mp_obj_t *args) {
     llm_need_count(nk, hs * ctx, MP_QSTR_k);
     llm_need_count(nv, hs * ctx, MP_QSTR_v);
     llm_need_count(nvs, ctx, MP_QSTR_vs);
+    // Value scales are the cache's (llm_quantize_q8: max|v| / 127): the
+    // kernel turns weights times them into integer codes, which a negative,
+    // infinite or NaN scale would push outside int's range.
+    for (size_t t = 0; t < ctx; t++) {
+        if (!(vs[t] >= 0.0f && vs[t] <= 3.4028235e38f)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("attention_q8: vs must be finite and not negative"));
+        }
+    }
     llm_attention_q8i(out, att, (int)ctx, q, qs, (int)heads, k, ks, v, vs, (int)ctx, (int)pos, (int)hs);
     return mp_const_none;
 }

@@ -1,5 +1,6 @@
 // The Model type (the forward pass of transformer.c over weights in any
 // buffer), and the functions that size and run it: memory(), threads().
+#include <stddef.h>
 #include <string.h>
 #include "fileformat.h"
 #include "py/runtime.h"
@@ -17,13 +18,21 @@ typedef struct {
     int32_t *scratch;   // top-p candidates
 } llm_model_obj_t;
 
+// A KV cache's type: one of fileformat.h's LLM_FILE_KV_TYPES, as an int
+// (the Python layer maps llm.load's kv name to it through fileformat.py).
+static llm_type_t get_kv_type(mp_obj_t type_in) {
+    mp_int_t type = mp_obj_get_int(type_in);
+    if (!llm_kv_type_ok(type)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("kv_type is not a KV cache type"));
+    }
+    return (llm_type_t)type;
+}
+
 // Parse and check the config tuple: the fields of fileformat.h's
 // LLM_FILE_CONFIG, in its order (dim, hidden_dim, n_layers, n_heads,
 // n_kv_heads, vocab_size, seq_len), which llm_config_t's fields follow.
 static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
     enum { N_CONFIG = 0 LLM_FILE_CONFIG(LLM_COUNT_ITEM) };
-    // transformer.h's tensor types are the file's.
-    MP_STATIC_ASSERT(LLM_F32 == LLM_FILE_F32 && LLM_Q8 == LLM_FILE_Q8 && LLM_Q4 == LLM_FILE_Q4);
     size_t n;
     mp_obj_t *items;
     mp_obj_get_array(cfg_in, &n, &items);
@@ -59,9 +68,14 @@ static void get_config(mp_obj_t cfg_in, llm_config_t *c) {
 
 // The tensor table: ENTRY int32 per tensor; T_<name> is a layer tensor's
 // place among its layer's N_LAYER_TENSORS entries.
-#define LLM_LAYER_TENSOR_ENUM(name) T_##name,
+#define LLM_LAYER_TENSOR_ENUM(name, rows, cols) T_##name,
 enum { LLM_FILE_LAYER_TENSORS(LLM_LAYER_TENSOR_ENUM) N_LAYER_TENSORS };
 enum { ENTRY = LLM_FILE_TABLE_ENTRY_SIZE / sizeof(int32_t) };
+
+// The sizes a tensor's shape is given in (fileformat.h's LLM_FILE_* lists).
+typedef struct {
+    uint32_t one, dim, hidden_dim, kv_dim, vocab_size;
+} dims_t;
 
 // Check one tensor of the table against the weight buffer and fill *t.
 // entry = (offset, type, group_size, scales_offset).
@@ -71,10 +85,9 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
     int32_t offset = entry[0], type = entry[1], gs = entry[2], soffset = entry[3];
     uint64_t count = (uint64_t)rows * cols;
     const char *problem = NULL;
-    if (offset < 0 || (type != LLM_FILE_F32 && type != LLM_FILE_Q8 && type != LLM_FILE_Q4)
-        || (float_only && type != LLM_FILE_F32)) {
+    if (offset < 0 || (float_only && type != LLM_F32)) {
         problem = "bad offset or type";
-    } else if (type == LLM_FILE_F32) {
+    } else if (type == LLM_F32) {
         if (((uintptr_t)(base + offset) & 3) != 0) {
             problem = "float data not 4-byte aligned";
         } else if ((uint64_t)offset + count * 4 > wb->len) {
@@ -82,26 +95,27 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
         }
         t->scales = NULL;
         t->group_size = 0;
-    } else {
-        // Rows are padded to a multiple of gs (.llm version 2): gs divides
-        // the row, or is a multiple of 16 at most the row rounded up to 16.
-        const uint32_t simd = LLM_FILE_SIMD_BYTES;
-        uint64_t padded = gs > 0 ? ((uint64_t)cols + (uint32_t)gs - 1) / (uint32_t)gs * (uint32_t)gs : 0;
-        count = (uint64_t)rows * padded;
-        uint64_t data_bytes = type == LLM_FILE_Q4 ? count / 2 : count;
-        if (type == LLM_FILE_Q4 && gs % 2 != 0) {
+    } else if (type == LLM_Q8 || type == LLM_Q4) {
+        // Rows are padded to a multiple of gs (.llm version 2); 4-bit codes
+        // take half a byte each, so their groups are even (version 3).
+        if (type == LLM_Q4 && gs % 2 != 0) {
             problem = "4-bit group size not even";
-        } else if (gs <= 0 || (cols % (uint32_t)gs != 0
-                        && ((uint32_t)gs % simd != 0 || (uint32_t)gs > (cols + simd - 1) / simd * simd))) {
+        } else if (!llm_group_size_ok(cols, gs)) {
             problem = "group size neither divides the row length nor is a multiple of 16 within it";
-        } else if (soffset < 0 || ((uintptr_t)(base + soffset) & 1) != 0) {
-            problem = "scales not 2-byte aligned";
-        } else if ((uint64_t)offset + data_bytes > wb->len
-                   || (uint64_t)soffset + count / (uint32_t)gs * 2 > wb->len) {
-            problem = "data runs past the end of the weights";
+        } else {
+            count = (uint64_t)rows * llm_padded_cols(cols, (uint32_t)gs);
+            uint64_t data_bytes = type == LLM_Q4 ? count / 2 : count;
+            if (soffset < 0 || ((uintptr_t)(base + soffset) & 1) != 0) {
+                problem = "scales not 2-byte aligned";
+            } else if ((uint64_t)offset + data_bytes > wb->len
+                       || (uint64_t)soffset + count / (uint32_t)gs * 2 > wb->len) {
+                problem = "data runs past the end of the weights";
+            }
         }
         t->scales = (const uint16_t *)(base + soffset);
         t->group_size = gs;
+    } else {
+        problem = "bad offset or type";
     }
     if (problem) {
         if (layer >= 0) {
@@ -110,20 +124,19 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("tensor %q: %s"), name, problem);
     }
     t->data = base + offset;
-    t->type = type;
+    t->type = (llm_type_t)type;
 }
 
-static const float *get_norm(const mp_buffer_info_t *wb, const int32_t *entry, int dim, qstr name, int layer) {
-    llm_tensor_t t;
-    get_tensor(wb, entry, 1, (uint32_t)dim, true, &t, name, layer);
-    return t.data;
-}
+// A shape of rows "one" is a norm's weights: float, read directly by the
+// kernels.
+#define LLM_IS_NORM(rows) (offsetof(dims_t, rows) == offsetof(dims_t, one))
 
-// Model(weights, table, config, ctx, kv_int8[, ram, parts])
+// Model(weights, table, config, ctx, kv_type[, ram, parts])
 // weights: any buffer holding every tensor; table: the .llm file's tensor
 // table (fileformat.h), an int32 buffer of (offset, type, group_size,
 // scales_offset) for the embedding, then per layer rms_att wq wk wv wo
 // rms_ffn w1 w2 w3 (LLM_FILE_LAYER_TENSORS), then rms_final and classifier.
+// kv_type: the KV cache's tensor type (fileformat.h: LLM_FILE_KV_TYPES).
 // ram: a second buffer that holds some tensors instead (a copy in RAM
 // while the rest stays in flash); parts says which, as LLM_PART_* bits, and
 // their table entries' offsets are into it.
@@ -143,7 +156,7 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
         mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
     }
     m->ctx = (int)ctx;
-    m->kv_q8 = mp_obj_is_true(args[4]);
+    m->kv.type = get_kv_type(args[4]);
 
     llm_hold(&self->weights, args[0], MP_QSTR_weights);
     mp_buffer_info_t wb = { .buf = (void *)self->weights.buf, .len = self->weights.len };
@@ -172,30 +185,46 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
             (unsigned)want, c->n_layers);
     }
 
-    uint32_t dim = (uint32_t)c->dim, hidden = (uint32_t)c->hidden_dim;
-    uint32_t kvd = dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads;
+    uint32_t dim = (uint32_t)c->dim;
+    dims_t d = { 1, dim, (uint32_t)c->hidden_dim, dim / (uint32_t)c->n_heads * (uint32_t)c->n_kv_heads,
+        (uint32_t)c->vocab_size };
     const int32_t *e = table;  // the next entry
-    get_tensor(eb, e, (uint32_t)c->vocab_size, dim, false, &m->embedding, MP_QSTR_embedding, -1);
+    llm_tensor_t t[N_LAYER_TENSORS];
+    const mp_buffer_info_t *buf = eb;  // where the next tensor lies
+    #define LLM_GET_TENSOR(name, rows, cols) \
+        get_tensor(buf, e, d.rows, d.cols, LLM_IS_NORM(rows), &t[0], MP_QSTR_##name, -1);
+    LLM_FILE_EMBEDDING(LLM_GET_TENSOR)
+    m->embedding = t[0];
     e += ENTRY;
     m->layers = llm_new_array((size_t)c->n_layers, sizeof(llm_layer_t));
     LLM_QSTR_TABLE qstr nm[N_LAYER_TENSORS] = { LLM_FILE_LAYER_TENSORS(LLM_QSTR_ITEM) };
     for (int l = 0; l < c->n_layers; l++, e += N_LAYER_TENSORS * ENTRY) {
+        #define LLM_GET_LAYER_TENSOR(name, rows, cols) \
+            get_tensor(lb, e + ENTRY * T_##name, d.rows, d.cols, LLM_IS_NORM(rows), &t[T_##name], nm[T_##name], l);
+        LLM_FILE_LAYER_TENSORS(LLM_GET_LAYER_TENSOR)
+        #undef LLM_GET_LAYER_TENSOR
         llm_layer_t *w = &m->layers[l];
-        w->rms_att = get_norm(lb, e + ENTRY * T_rms_att, c->dim, nm[T_rms_att], l);
-        get_tensor(lb, e + ENTRY * T_wq, dim, dim, false, &w->wq, nm[T_wq], l);
-        get_tensor(lb, e + ENTRY * T_wk, kvd, dim, false, &w->wk, nm[T_wk], l);
-        get_tensor(lb, e + ENTRY * T_wv, kvd, dim, false, &w->wv, nm[T_wv], l);
-        get_tensor(lb, e + ENTRY * T_wo, dim, dim, false, &w->wo, nm[T_wo], l);
-        w->rms_ffn = get_norm(lb, e + ENTRY * T_rms_ffn, c->dim, nm[T_rms_ffn], l);
-        get_tensor(lb, e + ENTRY * T_w1, hidden, dim, false, &w->w1, nm[T_w1], l);
-        get_tensor(lb, e + ENTRY * T_w2, dim, hidden, false, &w->w2, nm[T_w2], l);
-        get_tensor(lb, e + ENTRY * T_w3, hidden, dim, false, &w->w3, nm[T_w3], l);
+        w->rms_att = t[T_rms_att].data;
+        w->wq = t[T_wq];
+        w->wk = t[T_wk];
+        w->wv = t[T_wv];
+        w->wo = t[T_wo];
+        w->rms_ffn = t[T_rms_ffn].data;
+        w->w1 = t[T_w1];
+        w->w2 = t[T_w2];
+        w->w3 = t[T_w3];
     }
-    m->rms_final = get_norm(&wb, e, c->dim, MP_QSTR_rms_final, -1);
-    get_tensor(cb, e + ENTRY, (uint32_t)c->vocab_size, dim, false, &m->classifier, MP_QSTR_classifier, -1);
+    buf = &wb;
+    LLM_FILE_RMS_FINAL(LLM_GET_TENSOR)
+    m->rms_final = t[0].data;
+    e += ENTRY;
+    buf = cb;
+    LLM_FILE_CLASSIFIER(LLM_GET_TENSOR)
+    m->classifier = t[0];
+    #undef LLM_GET_TENSOR
 
     // Allocation last, after every check: a bad file costs no memory.
-    uint64_t state_bytes = llm_state_bytes(c, m->ctx), kv_bytes = llm_kv_bytes(c, m->ctx, m->kv_q8);
+    uint64_t state_bytes = llm_state_bytes(c, m->ctx), kv_bytes = llm_model_kv_bytes(c, m->ctx, m->kv.type);
     if (state_bytes + kv_bytes > SIZE_MAX / 2) {
         mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("the KV cache and activations exceed the address space"));
     }
@@ -274,7 +303,7 @@ static mp_obj_t new_size(uint64_t bytes) {
     return mp_obj_new_float((mp_float_t)bytes);
 }
 
-// memory(config, ctx, kv_int8): (activation bytes, KV cache bytes) a Model
+// memory(config, ctx, kv_type): (activation bytes, KV cache bytes) a Model
 // allocates on the heap.
 static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) {
     llm_config_t c;
@@ -285,7 +314,7 @@ static mp_obj_t llm_memory_fn(mp_obj_t cfg_in, mp_obj_t ctx_in, mp_obj_t kv_in) 
     }
     mp_obj_t sizes[2] = {
         new_size(llm_state_bytes(&c, ctx) + (uint64_t)c.vocab_size * 4),
-        new_size(llm_kv_bytes(&c, ctx, mp_obj_is_true(kv_in))),
+        new_size(llm_model_kv_bytes(&c, ctx, get_kv_type(kv_in))),
     };
     return mp_obj_new_tuple(2, sizes);
 }

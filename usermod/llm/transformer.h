@@ -1,28 +1,17 @@
 // The llama2 forward pass over a flat weights struct, in the spirit of
-// llama2.c's run.c.  Each matrix is float32 or int8 with float group scales.
+// llama2.c's run.c.  Each matrix is a tensor of the file's types (tensor.h),
+// the KV cache one of the types a cache may have (kv_cache.h).
 #ifndef LLM_TRANSFORMER_H
 #define LLM_TRANSFORMER_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum { LLM_F32 = 0, LLM_Q8 = 1, LLM_Q4 = 2 };
-
-// The largest head size: an int8 KV cache quantises one head at a time on
-// the stack, and the bindings check it (config, rope()) and name it in
-// their messages.
-#define LLM_MAX_CACHE_HEAD (256)
+#include "kv_cache.h"
+#include "tensor.h"
 
 typedef struct {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
 } llm_config_t;
-
-typedef struct {
-    const void *data;      // float32 [rows][cols], int8 [rows][cols padded to group_size], or int4 at two per byte
-    const uint16_t *scales; // int8 and int4: halves [rows][padded cols / group_size]
-    int32_t type;          // LLM_F32, LLM_Q8 or LLM_Q4
-    int32_t group_size;    // int8 only; rows padded with zeros to a multiple of it
-} llm_tensor_t;
 
 typedef struct {
     const float *rms_att, *rms_ffn;   // [dim]
@@ -33,7 +22,6 @@ typedef struct {
 typedef struct {
     llm_config_t cfg;
     int ctx;                   // positions the KV cache holds (<= seq_len)
-    int kv_q8;                 // KV cache stored as int8, one scale per head
     int exact;                 // fp32 weights and cache: llama2.c's arithmetic, libm included (set by bind_state)
     llm_tensor_t embedding;    // [vocab][dim]
     llm_layer_t *layers;       // [n_layers]
@@ -53,18 +41,17 @@ typedef struct {
     int xq_gs;                 // group size xq was made with for the last matmul's input, 0 if none
     float *xqs;                // [max(dim, hidden_dim)] xq's group scales
     float *rope_freq, *rope_cos, *rope_sin; // [head_size / 2] RoPE frequencies, cos and sin at pos
-    // KV cache, float or int8: see kv_block() in transformer.c for the layout.
-    void *key_cache, *value_cache;
-    float *key_scales, *value_scales;
+    llm_kv_cache_t kv;         // kv.type set before llm_model_bind_state, the rest by it
 } llm_model_t;
 
 // Bytes of activations and KV cache that a model needs (llm_model_bind_state).
 // 64-bit so that a 32-bit MCU can tell "too big" from a wrapped-around size.
 uint64_t llm_state_bytes(const llm_config_t *cfg, int ctx);
-uint64_t llm_kv_bytes(const llm_config_t *cfg, int ctx, int kv_q8);
+uint64_t llm_model_kv_bytes(const llm_config_t *cfg, int ctx, llm_type_t kv_type);
 
 // Point the activation and KV pointers into caller-provided memory:
-// state needs llm_state_bytes, kv needs llm_kv_bytes (both 4-byte aligned).
+// state needs llm_state_bytes, kv llm_model_kv_bytes for m->kv.type (both
+// 4-byte aligned).
 void llm_model_bind_state(llm_model_t *m, void *state, void *kv);
 
 // Run one token at position pos (0 <= pos < ctx); logits land in m->logits.

@@ -3,8 +3,9 @@
 // compiled against py/dynruntime.h.  What a native module has to build for
 // itself at import (the types, their method tables, the module's globals) is
 // next to the firmware's constant tables in those files (mpy_init is in
-// modllm.c).  The kernels (kernels.c, sampler.c, transformer.c, tokenizer.c,
-// parallel.c) are the firmware's sources, compiled as separate objects.
+// modllm.c).  The plain-C sources (kernels, attention, KV cache, transformer,
+// sampler, tokenizer: the SRC list in the Makefile here) are the firmware's,
+// compiled as separate objects.
 //
 // What differs from the firmware module is listed in README.md here.
 #include <stdarg.h>
