@@ -1,7 +1,7 @@
 """The host command line: python3 -m host COMMAND [ARGS...]
 
 Commands:
-  convert   llama2.c checkpoint + tokenizer.bin -> one .llm file (fp32 or int8)
+  convert   llama2.c checkpoint + tokenizer.bin -> one .llm file (fp32, int8 or int4)
   romfs     build a ROMFS image with 16-byte aligned file data
   deploy    push a model to a board over its REPL (ROMFS or filesystem), sha256-checked
   run       generate on the host firmware (build/micropython -m llm ...)
@@ -10,6 +10,7 @@ Commands:
   bench     instructions per token under callgrind
   bench-s3  executed ESP32-S3 instructions per token on the emulated core (boards/s3sim)
   s3-estimate  ESP32-S3 tokens/s estimated from bench-s3's counts (docs/s3-performance.md)
+  int4-study   perplexity, KL and agreement of fp32, int8 and int4 weights (docs/int4.md)
 
 python3 -m host COMMAND --help shows each command's options.
 """
@@ -89,6 +90,9 @@ def main(argv=None):
     if command == "bench-s3":
         from host import bench_s3
         return bench_s3.main(rest)
+    if command == "int4-study":
+        from host import int4
+        return int4.main(rest)
     if command == "s3-estimate":
         from host import s3model
         return s3model.main(rest)

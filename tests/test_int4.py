@@ -373,3 +373,31 @@ def test_place_copies_layers_or_classifier_and_computes_the_same_bits(tmp_path, 
         assert runs[place][2] == runs["flash"][2], place  # the same floats, bit for bit (JSON round trip)
     res = mpy.snippet("import llm\nemit('r', catch(llm.load, %r, %r, place='disk'))" % (path, tok))
     assert res["r"][0] == "ValueError" and "place" in res["r"][1]
+
+
+def test_model_ram_arguments_are_checked(tmp_path):
+    # _llm.Model's copy in RAM: parts must say what it holds, and every tensor it is said to
+    # hold must lie inside it (a short copy raises, never reads past its end).
+    out, tokp = llm_int4(tmp_path, True)
+    code = r'''
+import _llm, llm
+from llm import model as M
+m = llm.load(%r)
+f = open(%r, "rb"); data = f.read(); f.close()
+from llm import modelfile
+import io
+cfg, table, tok, wt = modelfile.read_layout(io.BytesIO(data), "m", len(data))
+start, end, parts, moved = M._layer_copy(table, cfg[2])
+ram = data[start:end]
+emit("ok", catch(_llm.Model, data, moved, cfg, 16, 0, ram, parts))
+emit("no parts", catch(_llm.Model, data, moved, cfg, 16, 0, ram))
+emit("parts 0", catch(_llm.Model, data, moved, cfg, 16, 0, ram, 0))
+emit("parts 8", catch(_llm.Model, data, moved, cfg, 16, 0, ram, 8))
+emit("short", catch(_llm.Model, data, moved, cfg, 16, 0, ram[:len(ram) // 2], parts))
+emit("classifier", catch(_llm.Model, data, moved, cfg, 16, 0, ram[:16], 4))
+''' % (out, out)
+    res = mpy.snippet(code)
+    assert res["ok"] == ["ok", None]
+    for name in ("no parts", "parts 0", "parts 8", "short", "classifier"):
+        assert res[name][0] == "ValueError", (name, res[name])
+    assert "past the end" in res["short"][1]
