@@ -66,7 +66,7 @@ def _module(name):
 # The command list, written once: (name, what it does, main(argv)).  Usage and
 # dispatch both come from here; a new command is one line.
 COMMANDS = [
-    ("convert", "llama2.c checkpoint + tokenizer.bin -> one .llm file (fp32 or int8)", _module("convert")),
+    ("convert", "llama2.c checkpoint + tokenizer.bin -> one .llm file (fp32, int8 or int4)", _module("convert")),
     ("romfs", "build a ROMFS image with 16-byte aligned file data", _module("romfs")),
     ("deploy", "push a model to a board over its REPL (ROMFS or filesystem), sha256-checked", _module("deploy")),
     ("run", "generate on the host firmware (build/micropython -m llm ...)", run),
@@ -79,6 +79,7 @@ COMMANDS = [
      _module("s3model")),
     ("bench-board", "time tokens and memory reads on a board (or the emulated S3) next to the estimate",
      _module("bench_board")),
+    ("int4-study", "perplexity, KL and agreement of fp32, int8 and int4 weights (docs/int4.md)", _module("int4")),
 ]
 
 

@@ -3,7 +3,12 @@
 Reads llama2.c version-0 (legacy float32) checkpoints and version-2 (Q8_0,
 export.py --version 2) checkpoints whose group size divides every row.
 
-    python3 -m host convert stories260K.bin tok512.bin stories260K.llm [--int8] [--group-size N]
+    python3 -m host convert [--weights f32|int8|int4] [--classifier f32|int8|int4] [--group-size N]
+                            CHECKPOINT TOKENIZER OUT
+
+--int8 is --weights int8.  int4 weights (docs/int4.md) are quantised with
+GPTQ against activations of a corpus sampled from the model itself (fixed
+seeds), or with --int4-method search (per-group scale search, no corpus).
 """
 import argparse
 import os
@@ -122,9 +127,58 @@ def check_output(out):
         raise IsADirectoryError("%s is a directory: give the path of the file to write" % out)
 
 
-def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=None):
+INT4_GROUP = 32
+# GPTQ's calibration corpus: stories sampled from the fp32 model, seeds
+# from host.int4.CALIBRATION_SEED (the quality study evaluates on others).
+CALIBRATION_STORIES = 16
+
+
+def quantize_int4(config, weights, group_size=None, method="gptq", classifier="int4", progress=None):
+    """weights with every matrix (and the classifier when classifier is "int4") as modelfile.Q4Tensor."""
+    from host import int4
+    gs = group_size or INT4_GROUP
+    for name, cols in (("dim", config["dim"]), ("hidden_dim", config["hidden_dim"])):
+        if not int4.group_size_ok(cols, gs):
+            raise ValueError("int4 group size %d does not fit %s %d (an even size that divides it, or a multiple"
+                             " of %d within it rounded up to %d)" % (gs, name, cols, SIMD_BYTES, SIMD_BYTES))
+    stats = None
+    if method == "gptq":
+        model = int4.Model(config, weights)
+        corpus = int4.sample_corpus(model, CALIBRATION_STORIES, config["seq_len"], int4.CALIBRATION_SEED)
+        stats = int4.activation_stats(model, corpus)
+
+    def q(name, l, m):
+        if method == "gptq":
+            codes, s = int4.quantize_gptq(m, gs, stats[(name, l)])
+        else:
+            codes, s = int4.quantize(m, gs, search=(method == "search"))
+        return modelfile.Q4Tensor(codes, s)
+
+    out = dict(weights)
+    L = config["n_layers"]
+    steps = 7 * L + 1
+    for i, name in enumerate(("wq", "wk", "wv", "wo", "w1", "w2", "w3")):
+        out[name] = []
+        for l in range(L):
+            out[name].append(q(name, l, weights[name][l]))
+            if progress:
+                progress(i * L + l + 1, steps)
+    if classifier == "int4":
+        shared = weights["wcls"] is weights["token_embedding_table"]
+        out["token_embedding_table"] = q("wcls", None, weights["token_embedding_table"])
+        out["wcls"] = out["token_embedding_table"] if shared else q("wcls", None, weights["wcls"])
+    if progress:
+        progress(steps, steps)
+    return out
+
+
+def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=None, classifier=None,
+            int4_method="gptq"):
+    """dtype: f32, int8 or int4 for the layers' matrices; classifier: the same for the embedding
+    and classifier (default: dtype)."""
     check_output(out)
     config, weights = load_checkpoint(checkpoint)
+    classifier = classifier or dtype
     with open(tokenizer, "rb") as f:
         tok = f.read()
     llama2.parse_tokenizer(tok, config["vocab_size"], name=tokenizer)  # validates
@@ -136,8 +190,7 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
     if dtype == "f32" and isinstance(weights["wq"][0], tuple):
         raise ValueError("%s holds int8 weights; convert it with --int8" % checkpoint)
     try:
-        return modelfile.write(out, config, weights, tok, dtype=dtype, group_size=group_size,
-                               shared=weights["wcls"] is weights["token_embedding_table"], progress=progress)
+        return _write(out, config, weights, tok, dtype, classifier, group_size, int4_method, progress, checkpoint)
     except BaseException:
         # modelfile.write writes OUT.part, then renames it: no half-written leftover.
         if os.path.exists(out + ".part"):
@@ -145,20 +198,57 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
         raise
 
 
+def _write(out, config, weights, tok, dtype, classifier, group_size, int4_method, progress, checkpoint):
+    if "int4" in (dtype, classifier):
+        if isinstance(weights["wq"][0], tuple):
+            raise ValueError("%s holds int8 weights; int4 needs a float32 (version-0) checkpoint" % checkpoint)
+        shared = weights["wcls"] is weights["token_embedding_table"]
+        q4 = quantize_int4(config, weights, group_size, int4_method, classifier, progress)
+        if dtype != "int4":
+            for name in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+                q4[name] = weights[name]
+        if dtype == "int4" and classifier not in ("int4", "int8"):
+            raise ValueError("with int4 layers the classifier is int4 or int8")
+        if classifier == "int8" and dtype == "int4":
+            gsc = None if group_size is None else group_size
+            e = modelfile.quantize(weights["token_embedding_table"],
+                                   gsc or modelfile.pick_group_size(config["dim"]))
+            q4["token_embedding_table"] = e
+            q4["wcls"] = e if shared else modelfile.quantize(weights["wcls"],
+                                                             gsc or modelfile.pick_group_size(config["dim"]))
+        return modelfile.write(out, config, q4, tok, dtype="f32" if dtype == "int4" else dtype,
+                               group_size=None if dtype == "int4" else group_size, shared=shared,
+                               progress=progress)
+    if classifier != dtype:
+        raise ValueError("--classifier differs from --weights only with int4")
+    return modelfile.write(out, config, weights, tok, dtype=dtype, group_size=group_size,
+                           shared=weights["wcls"] is weights["token_embedding_table"], progress=progress)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python3 -m host convert", description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="llama2.c checkpoint (.bin, version 0 or 2)")
     ap.add_argument("tokenizer", help="its tokenizer.bin")
     ap.add_argument("output", help="the .llm file to write")
-    ap.add_argument("--int8", action="store_true", help="int8 weights with half-precision group scales")
-    ap.add_argument("--group-size", type=int, help="int8 group size; rows are padded with zeros to a multiple of"
-                    " it (default: per tensor, 64 or 48, whichever pads the row less; one group for rows"
-                    " shorter than 48)")
+    ap.add_argument("--weights", choices=("f32", "int8", "int4"), help="the matrices' type (default f32)")
+    ap.add_argument("--int8", action="store_true", help="the same as --weights int8")
+    ap.add_argument("--classifier", choices=("f32", "int8", "int4"),
+                    help="the token embedding / classifier's type (default: as --weights; int8 or int4 with"
+                    " int4 weights)")
+    ap.add_argument("--group-size", type=int, help="group size; rows are padded with zeros to a multiple of"
+                    " it (int8 default: per tensor, 64 or 48, whichever pads the row less; one group for rows"
+                    " shorter than 48; int4 default: %d)" % INT4_GROUP)
+    ap.add_argument("--int4-method", choices=("gptq", "search", "round"), default="gptq",
+                    help="int4 rounding: GPTQ on a corpus sampled from the model (default), per-group scale"
+                    " search, or plain rounding (docs/int4.md)")
     args = ap.parse_args(argv)
+    if args.int8 and args.weights not in (None, "int8"):
+        ap.error("--int8 contradicts --weights %s" % args.weights)
+    dtype = "int8" if args.int8 else (args.weights or "f32")
     try:
         with Bar("converting") as bar:
-            size = convert(args.checkpoint, args.tokenizer, args.output, "int8" if args.int8 else "f32",
-                           args.group_size, bar.update)
+            size = convert(args.checkpoint, args.tokenizer, args.output, dtype,
+                           args.group_size, bar.update, args.classifier, args.int4_method)
     except (OSError, ValueError) as e:
         sys.stderr.write("error: %s\n" % e)
         return 1

@@ -21,6 +21,7 @@ TYPE_NAMES = _module.TYPE_NAMES
 KV_TYPES = _module.KV_TYPES
 check_config = _module.check_config
 shape = _module.shape
+row_bytes = _module.row_bytes
 V0_HEADER_SIZE = _module.V0_HEADER_SIZE
 V2_MAGIC = _module.V2_MAGIC
 MAGIC = _module.MAGIC

@@ -9,8 +9,12 @@ import struct
 import numpy as np
 
 from host.fileformat import (ALIGN, CONFIG_NAMES, F32, FLAG_SHARED_CLASSIFIER, HEADER_FORMAT, HEADER_SIZE,
-                             LAYER_TENSORS, MAGIC, OLDEST_VERSION, Q8, SIMD_BYTES, TABLE_ENTRY_SIZE, VERSION,
+                             LAYER_TENSORS, MAGIC, OLDEST_VERSION, Q4, Q8, SIMD_BYTES, TABLE_ENTRY_SIZE, VERSION,
                              group_size_ok, n_tensors, padded_cols)
+
+# Files without 4-bit tensors are written as version 2, which firmware
+# from before the 4-bit type reads.
+VERSION_WITHOUT_Q4 = 2
 # Scales are IEEE halves: 2 bytes per group, so groups of at least 40
 # keep them within 5% of the int8 bytes.
 MIN_GROUP = 40
@@ -96,13 +100,21 @@ class _Writer:
         return off
 
 
+class Q4Tensor:
+    """A ready 4-bit tensor for write(): codes int8 [rows][padded] in [-8, 7], half scales."""
+
+    def __init__(self, codes, scales):
+        self.codes, self.scales = codes, scales
+
+
 def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared=None, progress=None):
     """Write a .llm file.
 
     config: dict with CONFIG_NAMES; weights: host.llama2's dict of float32
     arrays; tok_bytes: the raw tokenizer.bin.  dtype "int8" quantises every
     matrix (norms stay float32); group_size None picks one per tensor.
-    weights may also carry ready int8 tensors as (codes, half scales) tuples.
+    weights may also carry ready int8 tensors as (codes, half scales) tuples
+    and ready 4-bit ones as Q4Tensor.
     """
     c = [int(config[k]) for k in CONFIG_NAMES]
     dim, hidden, n_layers, n_heads, n_kv, vocab, seq_len = c
@@ -122,6 +134,17 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
                "w3": dim, "w2": hidden}
 
     def put_matrix(name, m):
+        if isinstance(m, Q4Tensor):
+            from host import int4
+            gs = m.codes.shape[1] // m.scales.shape[1]
+            cols = cols_of[name]
+            if m.codes.shape[1] != padded_cols(cols, gs) or not group_size_ok(cols, gs, Q4):
+                raise ValueError("%s: int4 codes of %d columns with group size %d do not fit rows of %d"
+                                 % (name, m.codes.shape[1], gs, cols))
+            data = w.put(int4.pack(m.codes).tobytes())
+            scales = w.put(np.ascontiguousarray(m.scales, dtype="<f2").tobytes())
+            table.append((data, Q4, gs, scales))
+            return
         if isinstance(m, tuple):
             q, s = m
         elif dtype == "int8":
@@ -165,7 +188,8 @@ def write(path, config, weights, tok_bytes, dtype="f32", group_size=None, shared
     if len(w.buf) >= 1 << 31:
         raise ValueError("the model would take %d bytes; the format's int32 offsets stop at 2 GiB" % len(w.buf))
     struct.pack_into("<%di" % (4 * entries), w.buf, table_off, *[v for e in table for v in e])
-    header = struct.pack(HEADER_FORMAT, MAGIC, VERSION, HEADER_SIZE, *c,
+    version = VERSION if any(e[1] == Q4 for e in table) else VERSION_WITHOUT_Q4
+    header = struct.pack(HEADER_FORMAT, MAGIC, version, HEADER_SIZE, *c,
                          FLAG_SHARED_CLASSIFIER if shared else 0, table_off, tok_off, len(tok_bytes),
                          index_off, len(w.buf))
     w.buf[:HEADER_SIZE] = header

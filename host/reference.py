@@ -116,7 +116,12 @@ def powf(x, y):
 # building blocks (float32, C order of operations)
 
 def matmul(w, x):
-    """run.c matmul: out[i] = sum_j w[i][j] * x[j], summed sequentially in float32."""
+    """run.c matmul: out[i] = sum_j w[i][j] * x[j], summed sequentially in float32.
+
+    A quantised matrix (host.int4.QuantMatrix) does its own arithmetic: the firmware's.
+    """
+    if hasattr(w, "matmul"):
+        return w.matmul(x)
     return np.cumsum(w * x, axis=-1, dtype=np.float32)[..., -1]
 
 

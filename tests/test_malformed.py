@@ -351,7 +351,7 @@ def test_model_bad_tables(firmware, base):
         ("misaligned_2", [(at(1, "wk"), table[at(1, "wk")] + 2)], "", "ValueError", ("wk", "layer 1", "aligned")),
         ("misaligned_norm", [(at(None, "rms_final"), table[at(None, "rms_final")] + 3)], "", "ValueError",
          ("rms_final", "aligned")),
-        ("type_2", [(at(0, "wo", 1), 2)], "", "ValueError", ("wo", "type")),
+        ("type_3", [(at(0, "wo", 1), 3)], "", "ValueError", ("wo", "type")),  # 2 is int4
         ("type_negative", [(at(None, "classifier", 1), -1)], "", "ValueError", ("classifier", "type")),
         ("type_huge", [(at(1, "w3", 1), 2 ** 31 - 1)], "", "ValueError", ("w3", "type")),
         ("norm_as_q8", [(at(0, "rms_ffn", 1), 1), (at(0, "rms_ffn", 2), dim)], "", "ValueError",

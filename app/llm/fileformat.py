@@ -23,10 +23,13 @@ SHAPES = {
 }
 
 # Tensor types (the .llm table's second field).  TYPE_NAMES[t] is how
-# llm.load(kv=...), the converter and messages name type t.  Q4 (4-bit
-# weights) is reserved: no reader accepts it yet.
+# llm.load(kv=...), the converter and messages name type t.  Q4 is 4-bit
+# weights (docs/int4.md), not a KV cache type.
 F32 = 0
 Q8 = 1
+# 4-bit: codes q in [-8, 7] stored as the nibble q + 8, two per byte, the
+# even column in the low nibble; rows padded to whole groups as int8's; one
+# IEEE half scale per group, as int8's (w = q * scale).  Group sizes even.
 Q4 = 2
 TYPE_NAMES = ("f32", "int8", "int4")
 # The types a KV cache may hold (llm.load's kv, by TYPE_NAMES).
@@ -41,9 +44,11 @@ V2_MAGIC = 0x616B3432
 # The .llm file (docs/format.md).  Version 2 pads int8 rows to a multiple
 # of their group size (version 1's groups always divided the row, which
 # version 2 reads the same way), so that groups of a multiple of 16 give
-# the ESP32-S3's SIMD 16-byte aligned groups.
+# the ESP32-S3's SIMD 16-byte aligned groups.  Version 3 adds the 4-bit
+# type (Q4); files without it are written as version 2, so that older
+# firmware still reads them.
 MAGIC = b"uLLM"
-VERSION = 2
+VERSION = 3
 OLDEST_VERSION = 1
 HEADER_SIZE = 64
 # magic, version, header size, config, flags, table, tokenizer, tokenizer size, index, file size
@@ -89,9 +94,15 @@ def padded_cols(cols: int, group_size: int) -> int:
     return (cols + group_size - 1) // group_size * group_size
 
 
-def group_size_ok(cols: int, group_size: int) -> bool:
-    """Whether an int8 tensor with rows of cols values may use group_size."""
-    if group_size <= 0:
+def row_bytes(cols: int, group_size: int, kind: int) -> int:
+    """Bytes of one stored row of a quantised tensor: padded codes, a nibble each for Q4."""
+    p = padded_cols(cols, group_size)
+    return p // 2 if kind == Q4 else p
+
+
+def group_size_ok(cols: int, group_size: int, kind: int = Q8) -> bool:
+    """Whether an int8 (or, kind Q4, int4) tensor with rows of cols values may use group_size."""
+    if group_size <= 0 or (kind == Q4 and group_size % 2):
         return False
     if cols % group_size == 0:
         return True

@@ -8,7 +8,7 @@ import _llm
 
 from . import llama2, modelfile
 from . import fileformat
-from .fileformat import CONFIG_NAMES, F32, SEQ_LEN, TYPE_NAMES, VOCAB_SIZE
+from .fileformat import CONFIG_NAMES, DIM, F32, N_LAYERS, SEQ_LEN, TYPE_NAMES, VOCAB_SIZE
 
 MYPY = False
 if MYPY:  # type checkers only; MicroPython has no typing module
@@ -397,8 +397,85 @@ def _read_layout(path: str) -> tuple:
     return config, table, None, "f32"
 
 
+PLACES = ("flash", "layers", "classifier", "ram")
+# What load(place=...) may copy into RAM: bits of _llm.Model's parts.
+_PART_EMBEDDING, _PART_LAYERS, _PART_CLASSIFIER = 1, 2, 4
+# Heap left free after copying into RAM by default: the interpreter and the
+# generation loop's strings need some.
+_RAM_RESERVE = 256 * 1024
+
+
+def _retable(table, entries, start):
+    """The table with the given entries' offsets moved by -start (their tensors copied from start)."""
+    from array import array
+    moved = array("i", table)
+    for i in entries:
+        moved[4 * i] -= start
+        if moved[4 * i + 1] != 0:  # quantised: the scales move too
+            moved[4 * i + 3] -= start
+    return moved
+
+
+def _layer_copy(table, n_layers: int) -> tuple:
+    """(start, end, parts, table for the copy) of the layers' tensors: the bytes from the first
+    layer tensor to rms_final hold every one of them in both formats (the .llm writer's order;
+    llama2.c's by tensor kind)."""
+    first, last = 1, 1 + 9 * n_layers
+    start = min(table[4 * i] for i in range(first, last))
+    end = table[4 * last]  # rms_final, written after every layer tensor
+    if not 0 <= start < end:
+        raise ValueError("the layers' tensors are not one span of the file; use place='flash'")
+    return start, end, _PART_LAYERS, _retable(table, range(first, last), start)
+
+
+def _classifier_copy(table, config) -> tuple:
+    """(start, end, parts, table for the copy) of the classifier (with the embedding when shared)."""
+    n = len(table) // 4
+    off, kind, gs, soff = table[4 * (n - 1):4 * n]
+    rows, cols = config[VOCAB_SIZE], config[DIM]
+    if kind == 0:
+        start, end = off, off + rows * cols * 4
+    else:
+        if gs <= 0:
+            raise ValueError("classifier: bad group size")
+        padded = (cols + gs - 1) // gs * gs
+        start, end = off, soff + rows * (padded // gs) * 2
+        if soff < off:
+            raise ValueError("classifier: scales before codes; use place='flash'")
+    shared = all(table[i] == table[4 * (n - 1) + i] for i in range(4))
+    entries = [0, n - 1] if shared else [n - 1]
+    parts = _PART_CLASSIFIER | (_PART_EMBEDDING if shared else 0)
+    if start < 0 or start >= end:
+        raise ValueError("classifier: bad offsets; use place='flash'")
+    return start, end, parts, _retable(table, entries, start)
+
+
+def _choose_copy(place: str, weights, where: str, table, config, other_bytes: int):
+    """The copy to make for place, or None: for "ram" (and the default on a ROMFS mount) the
+    biggest of the layers and the classifier that the heap holds with room to spare.  By the
+    S3 time model (docs/int4.md) octal PSRAM streams at 58-84 MB/s where quad flash gives
+    about 30 MB/s: the time saved grows with the bytes moved."""
+    if place == "flash":
+        return None
+    if place == "layers":
+        return _layer_copy(table, config[N_LAYERS])
+    if place == "classifier":
+        return _classifier_copy(table, config)
+    candidates = []
+    for make in (lambda: _layer_copy(table, config[N_LAYERS]), lambda: _classifier_copy(table, config)):
+        try:
+            candidates.append(make())
+        except ValueError:
+            pass  # the model's own checks will say what is wrong
+    free = _mem_free()
+    if not isinstance(free, int):
+        return None
+    fits = [c for c in candidates if c[1] - c[0] + other_bytes + _RAM_RESERVE <= free]
+    return max(fits, key=lambda c: c[1] - c[0]) if fits else None
+
+
 def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]' = None,
-         kv: str = "f32") -> Model:
+         kv: str = "f32", place: 'Optional[str]' = None) -> Model:
     """Load a model: a .llm file (see docs/format.md), or a llama2.c
     version-0 checkpoint with its tokenizer.bin.
 
@@ -407,7 +484,19 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
     KV cache (default: the model's seq_len); kv is "f32" (exact, llama2.c
     parity) or "int8" (a quarter of the memory).  tokenizer overrides the
     one stored in a .llm file.
+
+    place: "flash" reads every weight where the file is; "layers" copies
+    the layers' tensors into the heap (PSRAM on the SPIRAM boards) and
+    "classifier" the classifier (with the embedding it shares), the rest
+    staying in place; "ram" ("psram") copies the bigger of the two that the
+    heap holds with room to spare.  Default: "ram" when the file is read in
+    place from a ROMFS mount, else "flash" (a memory-mapped host file is in
+    RAM already).
     """
+    if place == "psram":
+        place = "ram"
+    if place is not None and place not in PLACES:
+        raise ValueError("place must be one of %s (or 'psram'), not %r" % (PLACES, place))
     if kv not in KV_TYPES:
         raise ValueError("kv must be one of %s, not %r" % (KV_TYPES, kv))
     config, table, tok_layout, weights_type = _read_layout(checkpoint)
@@ -437,7 +526,20 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         # What reading the file left behind goes now, while the heap's
         # holes are still in one piece for the KV cache.
         gc.collect()
-        core = _llm.Model(weights, table, config, ctx, kv_type)
+        if place is None:
+            in_flash = parts["weights_where"] == "mapped" and not isinstance(weights, getattr(_llm, "MappedFile", ()))
+            place = "ram" if in_flash else "flash"
+        copy = _choose_copy(place, weights, parts["weights_where"], table, config, kv_bytes + activation_bytes)
+        parts["ram_copy"] = "none"
+        parts["ram_copy_bytes"] = 0
+        if copy is not None:
+            start, end, which, moved = copy
+            ram = bytes(memoryview(weights)[start:end])
+            parts["ram_copy"] = "layers" if which == _PART_LAYERS else "classifier"
+            parts["ram_copy_bytes"] = len(ram)
+            core = _llm.Model(weights, moved, config, ctx, kv_type, ram, which)
+        else:
+            core = _llm.Model(weights, table, config, ctx, kv_type)
     except MemoryError:
         weights = tok_data = tok = None
         raise MemoryError(_need_message(checkpoint, config, parts, _mem_free(), kv, ctx))

@@ -5,7 +5,7 @@ import struct
 from array import array
 
 from . import llama2
-from .fileformat import (ALIGN, HEADER_FORMAT, HEADER_SIZE, MAGIC, N_LAYERS, OLDEST_VERSION, Q8, TABLE_ENTRY_SIZE,
+from .fileformat import (ALIGN, HEADER_FORMAT, HEADER_SIZE, MAGIC, N_LAYERS, OLDEST_VERSION, Q4, Q8, TABLE_ENTRY_SIZE,
                          VERSION, VOCAB_SIZE, n_tensors)
 
 
@@ -52,7 +52,8 @@ def read_layout(f, path, size):
     table = array("i", raw)
     for i in range(entries):
         off, kind, gs, soff = table[4 * i:4 * i + 4]
-        if off % ALIGN or (kind == Q8 and soff % ALIGN):
+        if off % ALIGN or ((kind == Q8 or kind == Q4) and soff % ALIGN):
             raise ValueError("%s: tensor %d is not %d-byte aligned (offset %d)" % (path, i, ALIGN, off))
-    weights_type = "int8" if Q8 in [table[i + 1] for i in range(0, len(table), 4)] else "f32"
+    kinds = [table[i + 1] for i in range(0, len(table), 4)]
+    weights_type = "int4" if Q4 in kinds else ("int8" if Q8 in kinds else "f32")
     return config, table, (tok_off, tok_size, index_off), weights_type

@@ -37,5 +37,7 @@ def n_tensors(n_layers: int) -> int:
     """Entries of the tensor list: the embedding, every layer's, rms_final, the classifier."""
 def padded_cols(cols: int, group_size: int) -> int:
     """Bytes of one int8 row: cols rounded up to a multiple of group_size."""
-def group_size_ok(cols: int, group_size: int) -> bool:
-    """Whether an int8 tensor with rows of cols values may use group_size."""
+def row_bytes(cols: int, group_size: int, kind: int) -> int:
+    """Bytes of one stored row of a quantised tensor: padded codes, a nibble each for Q4."""
+def group_size_ok(cols: int, group_size: int, kind: int = ...) -> bool:
+    """Whether an int8 (or, kind Q4, int4) tensor with rows of cols values may use group_size."""

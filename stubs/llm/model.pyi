@@ -1,6 +1,6 @@
 import _llm
 from . import fileformat as fileformat, llama2 as llama2, modelfile as modelfile
-from .fileformat import CONFIG_NAMES as CONFIG_NAMES, F32 as F32, SEQ_LEN as SEQ_LEN, TYPE_NAMES as TYPE_NAMES, VOCAB_SIZE as VOCAB_SIZE
+from .fileformat import CONFIG_NAMES as CONFIG_NAMES, DIM as DIM, F32 as F32, N_LAYERS as N_LAYERS, SEQ_LEN as SEQ_LEN, TYPE_NAMES as TYPE_NAMES, VOCAB_SIZE as VOCAB_SIZE
 from .files import file_size as file_size, open_buffer as open_buffer
 from _typeshed import Incomplete
 from typing import Iterator
@@ -69,7 +69,9 @@ class Model:
     def info(self) -> dict:
         """Config and where the bytes are: a dict."""
 
-def load(checkpoint: str, tokenizer: str | None = None, ctx: int | None = None, kv: str = 'f32') -> Model:
+PLACES: Incomplete
+
+def load(checkpoint: str, tokenizer: str | None = None, ctx: int | None = None, kv: str = 'f32', place: str | None = None) -> Model:
     '''Load a model: a .llm file (see docs/format.md), or a llama2.c
     version-0 checkpoint with its tokenizer.bin.
 
@@ -78,6 +80,14 @@ def load(checkpoint: str, tokenizer: str | None = None, ctx: int | None = None, 
     KV cache (default: the model\'s seq_len); kv is "f32" (exact, llama2.c
     parity) or "int8" (a quarter of the memory).  tokenizer overrides the
     one stored in a .llm file.
+
+    place: "flash" reads every weight where the file is; "layers" copies
+    the layers\' tensors into the heap (PSRAM on the SPIRAM boards) and
+    "classifier" the classifier (with the embedding it shares), the rest
+    staying in place; "ram" ("psram") copies the bigger of the two that the
+    heap holds with room to spare.  Default: "ram" when the file is read in
+    place from a ROMFS mount, else "flash" (a memory-mapped host file is in
+    RAM already).
     '''
 def context_full_message(model: Model) -> str:
     '''What the command line and the REPL say when generation stopped at the

@@ -7,7 +7,7 @@ S3K_DIR := tests/s3kernels
 S3K_BUILD := $(BUILD_DIR)/s3kernels
 # The module's plain C (its list in usermod/llm/micropython.mk): no bindings,
 # no FreeRTOS, and the portable int8 path (no esp-nn).
-S3K_LLM_SRC := $(addprefix usermod/llm/,kernels.c kernels_xtensa.c quant.c matmul_q8.c matmul_q8_sse2.c activations_fast.c attention_q8.c attention_q8_sse2.c attention_q8_s3.c kv_cache.c sampler.c transformer.c tokenizer.c parallel.c)
+S3K_LLM_SRC := $(addprefix usermod/llm/,kernels.c kernels_xtensa.c quant.c matmul_q8.c matmul_q4.c matmul_q8_sse2.c activations_fast.c attention_q8.c attention_q8_sse2.c attention_q8_s3.c kv_cache.c sampler.c transformer.c tokenizer.c parallel.c)
 S3K_LIBM_SRC := $(addprefix $(MICROPY_DIR)/lib/libm/,math.c sf_sin.c sf_cos.c kf_sin.c kf_cos.c \
 	ef_rem_pio2.c kf_rem_pio2.c ef_sqrt.c)
 S3K_DEPS := $(S3K_LLM_SRC) $(wildcard usermod/llm/*.h) $(S3K_DIR)/harness.c $(S3K_DIR)/sincos.c \

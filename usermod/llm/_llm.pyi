@@ -29,6 +29,10 @@ def matmul_q8(out: Buffer, xq: Buffer, xs: Buffer, w: Buffer, ws: Buffer, group_
     """out = W @ x for int8 W with half-precision group scales ws and
     quantized x (xq, xs)."""
 
+def matmul_q4(out: Buffer, xq: Buffer, xs: Buffer, w: Buffer, ws: Buffer, group_size: int) -> None:
+    """out = W @ x for 4-bit W (len(xq) / 2 bytes per row: nibbles q + 8, even
+    column low) with half-precision group scales ws, and quantized x (xq, xs)."""
+
 def rmsnorm(out: Buffer, x: Buffer, weight: Buffer) -> None: ...
 def softmax(x: Buffer, n: int = ...) -> None:
     """In place over the first n items (default: all)."""
@@ -76,13 +80,17 @@ class Model:
 
     table: int32 (offset, type, group_size, scales_offset) for the embedding,
     then per layer rms_att wq wk wv wo rms_ffn w1 w2 w3, then rms_final and
-    the classifier; type 0 is float32, 1 int8 with half scales (the tensor
-    types of llm/fileformat.py).  config: (dim, hidden_dim, n_layers, n_heads,
-    n_kv_heads, vocab_size, seq_len).  kv_type: the KV cache's tensor type,
-    one of fileformat.KV_TYPES (0 float32, 1 int8 with a scale per head and
-    position); any other value raises ValueError.
+    the classifier; type 0 is float32, 1 int8 with half scales, 2 int4 with
+    half scales (the tensor types of llm/fileformat.py).  config: (dim,
+    hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len).
+    kv_type: the KV cache's tensor type, one of fileformat.KV_TYPES (0
+    float32, 1 int8 with a scale per head and position); any other value
+    raises ValueError.  ram: a second buffer holding some tensors (a copy in
+    RAM), parts which: a mask of 1 (embedding), 2 (the layers' tensors), 4
+    (classifier); their table offsets are into ram.
     """
-    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_type: int) -> None: ...
+    def __init__(self, weights: Buffer, table: Buffer, config: Sequence[int], ctx: int, kv_type: int,
+                 ram: Buffer | None = None, parts: int = 0) -> None: ...
     def forward(self, token: int, pos: int) -> None: ...
     def sample(self, temperature: float, top_p: float, rng: Buffer) -> int: ...
     def logits(self) -> memoryview: ...

@@ -31,6 +31,7 @@ LLM_TYPE(MP_QSTR_MappedFile, llm_mapped_type)
 // Single kernels, for the tests (modllm_kernels.c).
 LLM_FUNCTION(MP_QSTR_matmul, llm_matmul_obj, 3)
 LLM_FUNCTION(MP_QSTR_matmul_q8, llm_matmul_q8_obj, VAR_BETWEEN)
+LLM_FUNCTION(MP_QSTR_matmul_q4, llm_matmul_q4_obj, VAR_BETWEEN)
 LLM_FUNCTION(MP_QSTR_quantize, llm_quantize_obj, VAR_BETWEEN)
 LLM_FUNCTION(MP_QSTR_rmsnorm, llm_rmsnorm_obj, 3)
 LLM_FUNCTION(MP_QSTR_softmax, llm_softmax_obj, VAR_BETWEEN)

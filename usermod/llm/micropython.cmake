@@ -8,6 +8,7 @@ set(LLM_KERNEL_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/matmul_q8.c
     ${CMAKE_CURRENT_LIST_DIR}/matmul_q8_sse2.c
     ${CMAKE_CURRENT_LIST_DIR}/activations_fast.c
+    ${CMAKE_CURRENT_LIST_DIR}/matmul_q4.c
     ${CMAKE_CURRENT_LIST_DIR}/attention_q8.c
     ${CMAKE_CURRENT_LIST_DIR}/attention_q8_sse2.c
     ${CMAKE_CURRENT_LIST_DIR}/attention_q8_s3.c

@@ -9,7 +9,7 @@ SRC_USERMOD_C += $(addprefix $(LLM_MOD_DIR)/, \
 	modllm.c modllm_args.c modllm_model.c modllm_tokenizer.c modllm_sampler.c \
 	modllm_mappedfile.c modllm_kernels.c)
 SRC_USERMOD_LIB_C += $(addprefix $(LLM_MOD_DIR)/, \
-	kernels.c kernels_xtensa.c quant.c matmul_q8.c matmul_q8_sse2.c activations_fast.c attention_q8.c attention_q8_sse2.c attention_q8_s3.c kv_cache.c sampler.c transformer.c tokenizer.c parallel.c)
+	kernels.c kernels_xtensa.c quant.c matmul_q8.c matmul_q4.c matmul_q8_sse2.c activations_fast.c attention_q8.c attention_q8_sse2.c attention_q8_s3.c kv_cache.c sampler.c transformer.c tokenizer.c parallel.c)
 
 CFLAGS_USERMOD += -I$(LLM_MOD_DIR)
 

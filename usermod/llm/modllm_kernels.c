@@ -9,6 +9,7 @@
 #include "activations_fast.h"
 #include "attention_q8.h"
 #include "kernels.h"
+#include "matmul_q4.h"
 #include "matmul_q8.h"
 #include "quant.h"
 #include "kv_cache.h"  // LLM_MAX_CACHE_HEAD
@@ -72,6 +73,33 @@ static mp_obj_t llm_matmul_q8_fn(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_matmul_q8_obj, 6, 6, llm_matmul_q8_fn);
+
+// matmul_q4(out, xq, xs, w, ws, group_size): 4-bit matmul, n = len(xq);
+// w holds len(out) rows of n / 2 bytes (two codes per byte, docs/format.md).
+static mp_obj_t llm_matmul_q4_fn(size_t n_args, const mp_obj_t *args) {
+    size_t d, n, ns, nw, nws;
+    float *out = llm_get_floats(args[0], &d, MP_BUFFER_WRITE, MP_QSTR_out);
+    int8_t *xq = llm_get_buf(args[1], &n, MP_BUFFER_READ);
+    float *xs = llm_get_floats(args[2], &ns, MP_BUFFER_READ, MP_QSTR_xs);
+    uint8_t *w = llm_get_buf(args[3], &nw, MP_BUFFER_READ);
+    uint16_t *ws = llm_get_buf(args[4], &nws, MP_BUFFER_READ);
+    if (((uintptr_t)ws & 1) != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ws: buffer not 2-byte aligned"));
+    }
+    nws /= 2;
+    int gs = check_group(n, args[5]);
+    if (gs % 2 != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("matmul_q4: group_size must be even"));
+    }
+    if (d == 0 || n > 0x7fffffff / d || nw != n / 2 * d) {
+        mp_raise_ValueError(MP_ERROR_TEXT("matmul_q4: w must hold len(out) * len(xq) / 2 bytes"));
+    }
+    llm_need_count(ns, n / gs, MP_QSTR_xs);
+    llm_need_count(nws, d * (n / gs), MP_QSTR_ws);
+    llm_matmul_q4(out, xq, xs, w, ws, (int)n, (int)d, gs);
+    return mp_const_none;
+}
+MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(llm_matmul_q4_obj, 6, 6, llm_matmul_q4_fn);
 
 // rmsnorm(out, x, weight)
 static mp_obj_t llm_rmsnorm_fn(mp_obj_t out_in, mp_obj_t x_in, mp_obj_t w_in) {

@@ -14,6 +14,7 @@
 typedef struct {
     mp_obj_base_t base;
     llm_held_t weights; // the weight buffer (bytes, bytearray, mapped file, ROMFS)
+    llm_held_t ram;     // tensors copied apart (load(place=...)), else obj NULL
     llm_model_t m;
     int32_t *scratch;   // top-p candidates
 } llm_model_obj_t;
@@ -95,15 +96,19 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
         }
         t->scales = NULL;
         t->group_size = 0;
-    } else if (type == LLM_Q8) {
-        // Rows are padded to a multiple of gs (.llm version 2).
-        if (!llm_group_size_ok(cols, gs)) {
+    } else if (type == LLM_Q8 || type == LLM_Q4) {
+        // Rows are padded to a multiple of gs (.llm version 2); 4-bit codes
+        // take half a byte each, so their groups are even (version 3).
+        if (type == LLM_Q4 && gs % 2 != 0) {
+            problem = "4-bit group size not even";
+        } else if (!llm_group_size_ok(cols, gs)) {
             problem = "group size neither divides the row length nor is a multiple of 16 within it";
         } else {
             count = (uint64_t)rows * llm_padded_cols(cols, (uint32_t)gs);
+            uint64_t data_bytes = type == LLM_Q4 ? count / 2 : count;
             if (soffset < 0 || ((uintptr_t)(base + soffset) & 1) != 0) {
                 problem = "scales not 2-byte aligned";
-            } else if ((uint64_t)offset + count > wb->len
+            } else if ((uint64_t)offset + data_bytes > wb->len
                        || (uint64_t)soffset + count / (uint32_t)gs * 2 > wb->len) {
                 problem = "data runs past the end of the weights";
             }
@@ -127,16 +132,22 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
 // kernels.
 #define LLM_IS_NORM(rows) (offsetof(dims_t, rows) == offsetof(dims_t, one))
 
-// Model(weights, table, config, ctx, kv_type)
+// Model(weights, table, config, ctx, kv_type[, ram, parts])
 // weights: any buffer holding every tensor; table: the .llm file's tensor
 // table (fileformat.h), an int32 buffer of (offset, type, group_size,
 // scales_offset) for the embedding, then per layer rms_att wq wk wv wo
 // rms_ffn w1 w2 w3 (LLM_FILE_LAYER_TENSORS), then rms_final and classifier.
 // kv_type: the KV cache's tensor type (fileformat.h: LLM_FILE_KV_TYPES).
+// ram: a second buffer that holds some tensors instead (a copy in RAM
+// while the rest stays in flash); parts says which, as LLM_PART_* bits, and
+// their table entries' offsets are into it.
+enum { LLM_PART_EMBEDDING = 1, LLM_PART_LAYERS = 2, LLM_PART_CLASSIFIER = 4 };
+
 static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
-    mp_arg_check_num(n_args, n_kw, 5, 5, false);
+    mp_arg_check_num(n_args, n_kw, 5, 7, false);
     llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
     memset(&self->m, 0, sizeof(self->m));
+    self->ram.obj = MP_OBJ_NULL;
     self->scratch = NULL;
     llm_model_t *m = &self->m;
     llm_config_t *c = &m->cfg;
@@ -150,6 +161,23 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
 
     llm_hold(&self->weights, args[0], MP_QSTR_weights);
     mp_buffer_info_t wb = { .buf = (void *)self->weights.buf, .len = self->weights.len };
+    mp_buffer_info_t rb = wb;
+    mp_int_t parts = 0;
+    if (n_args > 5 && args[5] != mp_const_none) {
+        if (n_args < 7) {
+            mp_raise_ValueError(MP_ERROR_TEXT("ram needs parts"));
+        }
+        parts = mp_obj_get_int(args[6]);
+        if (parts <= 0 || parts > (LLM_PART_EMBEDDING | LLM_PART_LAYERS | LLM_PART_CLASSIFIER)) {
+            mp_raise_ValueError(MP_ERROR_TEXT("parts must be a non-zero mask of 1, 2 and 4"));
+        }
+        llm_hold(&self->ram, args[5], MP_QSTR_ram);
+        rb.buf = (void *)self->ram.buf;
+        rb.len = self->ram.len;
+    }
+    const mp_buffer_info_t *eb = (parts & LLM_PART_EMBEDDING) ? &rb : &wb;
+    const mp_buffer_info_t *lb = (parts & LLM_PART_LAYERS) ? &rb : &wb;
+    const mp_buffer_info_t *cb = (parts & LLM_PART_CLASSIFIER) ? &rb : &wb;
     size_t table_len;
     const int32_t *table = (const int32_t *)llm_get_floats(args[1], &table_len, MP_BUFFER_READ, MP_QSTR_table);
     size_t want = (size_t)LLM_FILE_N_TENSORS(c->n_layers) * ENTRY;
@@ -163,8 +191,9 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
         (uint32_t)c->vocab_size };
     const int32_t *e = table;  // the next entry
     llm_tensor_t t[N_LAYER_TENSORS];
+    const mp_buffer_info_t *buf = eb;  // where the next tensor lies
     #define LLM_GET_TENSOR(name, rows, cols) \
-        get_tensor(&wb, e, d.rows, d.cols, LLM_IS_NORM(rows), &t[0], MP_QSTR_##name, -1);
+        get_tensor(buf, e, d.rows, d.cols, LLM_IS_NORM(rows), &t[0], MP_QSTR_##name, -1);
     LLM_FILE_EMBEDDING(LLM_GET_TENSOR)
     m->embedding = t[0];
     e += ENTRY;
@@ -172,7 +201,7 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     LLM_QSTR_TABLE qstr nm[N_LAYER_TENSORS] = { LLM_FILE_LAYER_TENSORS(LLM_QSTR_ITEM) };
     for (int l = 0; l < c->n_layers; l++, e += N_LAYER_TENSORS * ENTRY) {
         #define LLM_GET_LAYER_TENSOR(name, rows, cols) \
-            get_tensor(&wb, e + ENTRY * T_##name, d.rows, d.cols, LLM_IS_NORM(rows), &t[T_##name], nm[T_##name], l);
+            get_tensor(lb, e + ENTRY * T_##name, d.rows, d.cols, LLM_IS_NORM(rows), &t[T_##name], nm[T_##name], l);
         LLM_FILE_LAYER_TENSORS(LLM_GET_LAYER_TENSOR)
         #undef LLM_GET_LAYER_TENSOR
         llm_layer_t *w = &m->layers[l];
@@ -186,9 +215,11 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
         w->w2 = t[T_w2];
         w->w3 = t[T_w3];
     }
+    buf = &wb;
     LLM_FILE_RMS_FINAL(LLM_GET_TENSOR)
     m->rms_final = t[0].data;
     e += ENTRY;
+    buf = cb;
     LLM_FILE_CLASSIFIER(LLM_GET_TENSOR)
     m->classifier = t[0];
     #undef LLM_GET_TENSOR
@@ -214,6 +245,9 @@ static mp_obj_t llm_model_forward(mp_obj_t self_in, mp_obj_t token_in, mp_obj_t 
     int token = llm_check_range(token_in, self->m.cfg.vocab_size, MP_QSTR_token);
     int pos = llm_check_range(pos_in, self->m.ctx, MP_QSTR_pos);
     llm_held_check(&self->weights, MP_QSTR_weights);
+    if (self->ram.obj != MP_OBJ_NULL) {
+        llm_held_check(&self->ram, MP_QSTR_ram);
+    }
     llm_forward(&self->m, token, pos);
     return mp_const_none;
 }

@@ -8,10 +8,11 @@
 #include "fileformat.h"
 
 typedef struct {
-    const void *data;       // F32: float [rows][cols]; Q8: int8 [rows][cols padded to group_size]
-    const uint16_t *scales; // Q8: halves [rows][padded cols / group_size]
+    const void *data;       // F32: float [rows][cols]; Q8: int8 [rows][cols padded to group_size];
+                            // Q4: the same codes at two per byte (matmul_q4.h)
+    const uint16_t *scales; // Q8, Q4: halves [rows][padded cols / group_size]
     llm_type_t type;
-    int32_t group_size;     // Q8: rows are padded with zeros to a multiple of it
+    int32_t group_size;     // Q8, Q4: rows are padded with zeros to a multiple of it
 } llm_tensor_t;
 
 // Columns of a grouped row as stored: cols rounded up to a multiple of gs.

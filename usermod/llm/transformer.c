@@ -1,6 +1,7 @@
 #include <string.h>
 #include "activations_fast.h"
 #include "kernels.h"
+#include "matmul_q4.h"
 #include "matmul_q8.h"
 #include "quant.h"
 #include "parallel.h"
@@ -108,6 +109,10 @@ static void matmul_rows(void *arg, int start, int end) {
             llm_matmul_q8(j->out + start, j->xq, j->xs, (const int8_t *)w->data + (intptr_t)start * j->n,
                 w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
             break;
+        case LLM_Q4:
+            llm_matmul_q4(j->out + start, j->xq, j->xs, (const uint8_t *)w->data + (intptr_t)start * (j->n / 2),
+                w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
+            break;
         default:  // LLM_F32
             llm_matmul_f32(j->out + start, j->x, (const float *)w->data + (intptr_t)start * j->n, j->n, end - start);
             break;
@@ -141,6 +146,10 @@ static void embed(float *x, const llm_tensor_t *e, int token, int dim) {
         return;
     }
     int stride = (int)llm_padded_cols((uint32_t)dim, (uint32_t)e->group_size);
+    if (e->type == LLM_Q4) {
+        llm_dequantize_q4_row(x, e->data, e->scales, stride, e->group_size, token, dim);
+        return;
+    }
     const int8_t *row = (const int8_t *)e->data + (intptr_t)token * stride;
     const uint16_t *scales = e->scales + (intptr_t)token * (stride / e->group_size);
     for (int i = 0; i < dim; i++) {
