@@ -33,7 +33,7 @@ S3_QEMU_PLUGINS ?= $(S3_TOOLS_DIR)/qemu-xtensa-esp32s3/lib/qemu-plugins
 ESPNN_DIR ?= $(S3_TOOLS_DIR)/esp-nn
 S3_TOOLS_STAMP := $(S3_TOOLS_DIR)/.unpacked
 
-.PHONY: check s3-tools all help firmware-unix micropython-src models run test bench bench-s3 clean deploy repl check-port typecheck stubs
+.PHONY: check s3-tools all help firmware-unix micropython-src models models-15M run test bench bench-s3 clean deploy repl check-port typecheck stubs
 
 include boards/qemu/qemu.mk
 include boards/esp32/esp32.mk
@@ -53,6 +53,7 @@ help:
 	@echo "make bench-s3        executed ESP32-S3 instructions per token on the emulated core, and estimated tok/s"
 	@echo "make s3-harness      the kernels on the emulated S3 core vs the host, bit for bit (tests/s3kernels)"
 	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
+	@echo "make models-15M      fetch stories15M.bin and tokenizer.bin (61 MB) into MODELS_DIR, checked by sha256"
 	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
 	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT   ESP32-S3 firmware (needs ESP-IDF)"
 	@echo "make flash PORT=/dev/ttyACM0    flash it with esptool"
@@ -100,6 +101,9 @@ firmware-unix: $(FIRMWARE)
 models:
 	$(PYTHON) -m host models $(MODELS_DIR) --shared $(SHARED_DIR)/models
 
+models-15M:
+	$(PYTHON) -m host models $(MODELS_DIR) --shared $(SHARED_DIR)/models --set stories15M
+
 run: $(FIRMWARE) $(MODELS_DIR)/stories260K.bin
 	$(FIRMWARE) -m llm $(MODELS_DIR)/stories260K.bin -z $(MODELS_DIR)/tok512.bin -i "Once upon a time"
 
@@ -136,6 +140,14 @@ bench-s3: $(S3_TOOLS_STAMP) $(MODELS_DIR)/stories260K.bin
 $(BUILD_DIR)/stories260K_int8.llm: $(MODELS_DIR)/stories260K.bin
 	@mkdir -p $(BUILD_DIR)
 	$(PYTHON) -m host convert $(MODELS_DIR)/stories260K.bin $(MODELS_DIR)/tok512.bin $@ --int8
+
+# stories15M in 4-bit weights: 9.25 MB, for the 10 MiB ROMFS of LLM_S3_SPIRAM_OCT (docs/int4.md).
+$(BUILD_DIR)/stories15M_int4.llm: $(MODELS_DIR)/stories15M.bin
+	@mkdir -p $(BUILD_DIR)
+	$(PYTHON) -m host convert --weights int4 $(MODELS_DIR)/stories15M.bin $(MODELS_DIR)/tokenizer.bin $@
+
+$(MODELS_DIR)/stories15M.bin:
+	$(MAKE) models-15M
 
 $(BUILD_DIR)/stories260K_f32.llm: $(MODELS_DIR)/stories260K.bin
 	@mkdir -p $(BUILD_DIR)

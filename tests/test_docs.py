@@ -29,7 +29,7 @@ DOCS = ["README.md", "CONTRIBUTING.md", "usermod/natmod/README.md"] + sorted(
     os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "*.md")))
 
 # Where a command can run here: dry-run make targets (no board, no ESP-IDF).
-DRY_RUN = {"run", "test", "check", "models", "natmod", "natmod-all", "deploy", "bench", "stubs", "typecheck", "help"}
+DRY_RUN = {"run", "test", "check", "models", "models-15M", "natmod", "natmod-all", "deploy", "bench", "stubs", "typecheck", "help"}
 
 # (pattern of a block line, what to do, why).  First match wins.
 RULES = [
@@ -41,6 +41,8 @@ RULES = [
     (r"^mpremote connect PORT run examples/", "skip", "needs a board on PORT"),
     (r"^python3 -m host (romfs|convert|info|run) ", "run", ""),
     (r"^python3 -m host s3-estimate ", "skip", "reads make bench-s3's output (minutes on the emulated S3 core)"),
+    (r"^python3 -m host int4-study ", "skip", "minutes of numpy over stories15M (docs/int4.md's table is its"
+                                            " output)"),
     (r"^python3 -m host bench-board PORT ", "skip", "needs a board on PORT (tests/test_bench_board.py runs it on "
                                                   "the emulated S3 core)"),
     (r"^mpremote connect PORT ", "skip", "needs a board on PORT (tests/test_device.py and test_s3.py do this on "
@@ -116,6 +118,8 @@ def top(tmp_path_factory, firmware, stories260k_path, tok512_path):
     os.symlink(firmware, d / "build" / "micropython")
     os.symlink(stories260k_path, d / "models" / "stories260K.bin")
     os.symlink(tok512_path, d / "models" / "tok512.bin")
+    for name in ("stories15M.bin", "tokenizer.bin"):  # what make models-15M fetches
+        os.symlink(os.path.join(os.path.dirname(stories260k_path), name), d / "models" / name)
     os.symlink(os.path.join(REPO, "examples"), d / "examples")
     convert.convert(stories260k_path, tok512_path, str(d / "build" / "stories260K_int8.llm"), "int8")
     return d

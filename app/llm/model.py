@@ -499,6 +499,9 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
         raise ValueError("place must be one of %s (or 'psram'), not %r" % (PLACES, place))
     if kv not in KV_TYPES:
         raise ValueError("kv must be one of %s, not %r" % (KV_TYPES, kv))
+    # The heap's garbage goes first, so that the small objects the file's
+    # layout makes land low and leave one big hole for the KV cache.
+    gc.collect()
     config, table, tok_layout, weights_type = _read_layout(checkpoint)
     seq_len = config[SEQ_LEN]
     if ctx is None:
@@ -514,17 +517,11 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
              "kv_bytes": kv_bytes, "activation_bytes": activation_bytes,
              "tokenizer_bytes": file_size(tokenizer) if tokenizer else tok_layout[1],
              "tokenizer_where": "?", "tokenizer_index_bytes": 8 * config[VOCAB_SIZE] if tokenizer else 0}
-    weights = tok_data = tok = None
+    weights = tok_data = tok = core = None
     try:
         weights, parts["weights_where"] = open_buffer(checkpoint)
-        if tokenizer:
-            tok_data, parts["tokenizer_where"] = open_buffer(tokenizer)
-            tok = _llm.Tokenizer(tok_data, config[VOCAB_SIZE])
-        else:
-            parts["tokenizer_where"] = parts["weights_where"]
-            tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
-        # What reading the file left behind goes now, while the heap's
-        # holes are still in one piece for the KV cache.
+        # What reading the file left behind goes now, and the model's big
+        # blocks come before the tokenizer's small ones.
         gc.collect()
         if place is None:
             in_flash = parts["weights_where"] == "mapped" and not isinstance(weights, getattr(_llm, "MappedFile", ()))
@@ -540,10 +537,17 @@ def load(checkpoint: str, tokenizer: 'Optional[str]' = None, ctx: 'Optional[int]
             core = _llm.Model(weights, moved, config, ctx, kv_type, ram, which)
         else:
             core = _llm.Model(weights, table, config, ctx, kv_type)
+        if tokenizer:
+            tok_data, parts["tokenizer_where"] = open_buffer(tokenizer)
+            tok = _llm.Tokenizer(tok_data, config[VOCAB_SIZE])
+        else:
+            parts["tokenizer_where"] = parts["weights_where"]
+            tok = _llm.Tokenizer(weights, config[VOCAB_SIZE], tok_layout[0], tok_layout[1], tok_layout[2])
     except MemoryError:
-        weights = tok_data = tok = None
+        weights = tok_data = tok = core = None
         raise MemoryError(_need_message(checkpoint, config, parts, _mem_free(), kv, ctx))
     _loaded[0] += 1
+    assert core is not None and tok is not None
     return Model(core, tok, config, ctx, kv, parts)
 
 
