@@ -53,16 +53,17 @@ STEPS = {"stories260K": (64, 256), "dim288_vocab512": (64, 256), "stories15M": (
 # What is measured: (model, configuration, .llm file, KV cache).  The .llm
 # files are made by make_models; "int8" serves both KV caches.  The fp32
 # stories15M (60 MB) fits no ESP32-S3 flash and not the emulated ROMFS (16 MB):
-# it has no row.  A 4-bit stories15M is one more line here once `convert`
-# writes it, e.g. ("stories15M", "int4", "stories15M_int4", "f32"), with its
-# file in make_models and its bytes in model_facts.
+# it has no row.
 PLAN = [("stories260K", "f32", "stories260K_f32", "f32"),
         ("stories260K", "int8", "stories260K_int8", "f32"),
         ("stories260K", "int8_kv8", "stories260K_int8", "int8"),
+        ("stories260K", "int4", "stories260K_int4", "f32"),
         ("dim288_vocab512", "int8", "dim288_vocab512_int8", "f32"),
         ("dim288_vocab512", "int8_kv8", "dim288_vocab512_int8", "int8"),
         ("stories15M", "int8", "stories15M_int8", "f32"),
-        ("stories15M", "int8_kv8", "stories15M_int8", "int8")]
+        ("stories15M", "int8_kv8", "stories15M_int8", "int8"),
+        ("stories15M", "int4", "stories15M_int4", "f32"),
+        ("stories15M", "int4_kv8", "stories15M_int4", "int8")]
 
 SCRIPT = """
 import sys, llm
@@ -236,34 +237,27 @@ def model_facts(path):
     row, the norms.  int8 rows are padded to their group size, with one
     2-byte scale per group (docs/format.md)."""
     from host import modelfile
-    from host.fileformat import LAYER_TENSORS, Q8
+    from host.fileformat import LAYER_TENSORS, Q4, Q8, CONFIG_NAMES, row_bytes, shape
 
-    def padded_cols(cols, gs):
-        return (cols + gs - 1) // gs * gs
     with open(path, "rb") as f:
         data = f.read()
     header = modelfile.read_header(data)
     table = modelfile.read_table(data, header)
     c = header["config"]
-    dim, hidden, kv_dim = c["dim"], c["hidden_dim"], c["dim"] * c["n_kv_heads"] // c["n_heads"]
-    shapes = {"wq": (dim, dim), "wk": (kv_dim, dim), "wv": (kv_dim, dim), "wo": (dim, dim),
-              "w1": (hidden, dim), "w2": (dim, hidden), "w3": (hidden, dim), "rms_att": (1, dim), "rms_ffn": (1, dim)}
-    names = [("embedding", (c["vocab_size"], dim))]
-    for _ in range(c["n_layers"]):
-        names += [(t, shapes[t]) for t in LAYER_TENSORS]
-    names += [("rms_final", (1, dim)), ("classifier", (c["vocab_size"], dim))]
+    cfg = [c[n] for n in CONFIG_NAMES]
+    names = ["embedding"] + list(LAYER_TENSORS) * c["n_layers"] + ["rms_final", "classifier"]
+    names = [(n, shape(n, cfg)) for n in names]
 
     def nbytes(entry, rows, cols):
         _, kind, gs, _ = entry
-        if kind == Q8:
-            width = padded_cols(cols, gs)
-            return rows * width + rows * (width // gs) * 2
+        if kind in (Q8, Q4):
+            return rows * row_bytes(cols, gs, kind) + rows * (-(-cols // gs)) * 2
         return rows * cols * 4
     streamed = 0
     for (name, (rows, cols)), entry in zip(names, table):
         streamed += nbytes(entry, 1 if name == "embedding" else rows, cols)
     return {"config": c, "weight_bytes_per_token": streamed, "file_bytes": len(data),
-            "weights_int8": any(e[1] == Q8 for e in table)}
+            "weights_int8": any(e[1] == Q8 for e in table), "weights_int4": any(e[1] == Q4 for e in table)}
 
 
 def make_models(models, tmp, needed, stories15m=None, tokenizer=None):
@@ -275,7 +269,10 @@ def make_models(models, tmp, needed, stories15m=None, tokenizer=None):
         "stories260K_f32": [sys.executable, "-m", "host.convert", os.path.join(models, "stories260K.bin"), tok512],
         "stories260K_int8": [sys.executable, "-m", "host.convert", os.path.join(models, "stories260K.bin"), tok512,
                              "--int8"],
+        "stories260K_int4": [sys.executable, "-m", "host.convert", os.path.join(models, "stories260K.bin"), tok512,
+                             "--weights", "int4"],
         "stories15M_int8": [sys.executable, "-m", "host.convert", stories15m, tokenizer, "--int8"],
+        "stories15M_int4": [sys.executable, "-m", "host.convert", stories15m, tokenizer, "--weights", "int4"],
     }
     out = {}
     for name in sorted(needed):

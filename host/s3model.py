@@ -369,6 +369,13 @@ TARGETS = [
      "int8 + int8 KV, octal PSRAM, two cores (estimate)"),
     ("dim288_vocab512", "int8", ("tok_s", "LLM_S3_SPIRAM_OCT", "octal_flash", 1), 3,
      "dim-288 6-layer model, vocab 512, int8 from octal flash (estimate)"),
+    # Issue 19: the real stories15M in 4-bit weights from the N16R8's quad
+    # flash, twice the 1.4 tok/s of the seed's fork; stories260K in 4-bit
+    # weights on the seed's own kind of board (quad PSRAM), 3 x 19.13.
+    ("stories15M", "int4", ("tok_s", "LLM_S3_SPIRAM_OCT", "quad_flash", 1), 3,
+     "stories15M int4 from quad flash (N16R8), one core (estimate)"),
+    ("stories260K", "int4", ("tok_s", "LLM_S3_SPIRAM", "quad_psram", 2), 3 * SEED_TOKS,
+     "stories260K int4, quad PSRAM (the seed's board), two cores (estimate)"),
 ]
 
 

@@ -249,6 +249,7 @@ def encode_instructions(tmp_path, tok_path, n):
     return int(re.search(r"^\s*([\d,]+)\s.*PROGRAM TOTALS", text, re.M).group(1).replace(",", ""))
 
 
+@pytest.mark.callgrind
 def test_encode_work_grows_as_n_log_n(tmp_path, tok512_path):
     # Work, not time: eight times the text costs about 8 * log(64K)/log(8K) = 10 times the
     # instructions with the heap (measured 8.1), 64 times with run.c's rescans.
