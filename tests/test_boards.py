@@ -11,7 +11,8 @@ What is checked here:
   hands to ESP-IDF name the partition CSV by an absolute path that exists;
 - boards/esp32/esp32.mk: its error messages, and `make firmware` driving the
   port's real Makefile and CMakeLists.txt through a stand-in idf.py.
-What is not: an actual ESP-IDF build, or anything on a board.
+What is not here: the actual ESP-IDF build (tests/test_firmware_idf.py), or
+anything on a board.
 """
 
 import os
@@ -39,6 +40,7 @@ BOARDS = {
     "LLM_S3": (8, None),
     "LLM_S3_SPIRAM": (4, "QUAD"),
     "LLM_S3_SPIRAM_OCT": (16, "OCT"),
+    "LLM_S3_OCTAL": (32, "OCT"),
 }
 
 
@@ -384,13 +386,15 @@ def run_make(tmp_path, *args, env=None):
 
 
 def test_firmware_without_idf_explains(tmp_path):
+    # ESP32_USE_KIT=0: a user's machine, without the offline build kit that
+    # `make firmware` uses when IDF_PATH is unset.
     env = {k: v for k, v in os.environ.items() if k != "IDF_PATH"}
-    r = run_make(tmp_path, "firmware", env=env)
+    r = run_make(tmp_path, "firmware", "ESP32_USE_KIT=0", env=env)
     assert r.returncode != 0
     assert "IDF_PATH is not set" in r.stderr
     assert "git clone --recursive -b v5.2.2 https://github.com/espressif/esp-idf.git" in r.stderr
     assert "./install.sh esp32s3" in r.stderr and "export.sh" in r.stderr
-    r = run_make(tmp_path, "firmware", env=dict(env, IDF_PATH=str(tmp_path / "nowhere")))
+    r = run_make(tmp_path, "firmware", "ESP32_USE_KIT=0", env=dict(env, IDF_PATH=str(tmp_path / "nowhere")))
     assert r.returncode != 0 and "not an ESP-IDF checkout" in r.stderr
 
 
