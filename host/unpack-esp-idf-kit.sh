@@ -56,6 +56,11 @@ unpack "$K/xtensa-esp32s3-elf-newlib-cxx.tar.xz" \
     31738de1d8fe54e0bb0ade8cb59f5e0d67362072268d465e5a3822a5c8acd6bd "$KIT" xtensa-esp32s3-elf
 unpack "$K/esp-idf-v5.2.2-s3.tar.xz" \
     d7e73e1120df76742967c57664987bba1ba41597f1f3e2a8e6575cbdf72cfb5b "$KIT" esp-idf-v5.2.2-s3
+# ESP-IDF takes its version from version.txt, as in Espressif's release
+# archives; without it, from `git describe` of the folder, which for a kit
+# unpacked inside this repository is the repository's commit: every commit
+# would change IDF_VER and recompile all of ESP-IDF.
+[ -f "$KIT/esp-idf-v5.2.2-s3/version.txt" ] || echo v5.2.2 > "$KIT/esp-idf-v5.2.2-s3/version.txt"
 unpack "$K/micropython-1.25.0-esp32.tar.xz" \
     e912d161c11d07792d07ed8ad56943667d758a044839dce3750d230f2f6fd114 "$DEPS" micropython-1.25.0
 unpack "$K/idf-components.tar.xz" \
