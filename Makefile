@@ -54,7 +54,10 @@ help:
 	@echo "make s3-harness      the kernels on the emulated S3 core vs the host, bit for bit (tests/s3kernels)"
 	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
 	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
-	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT   ESP32-S3 firmware (needs ESP-IDF)"
+	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT|LLM_S3_OCTAL   ESP32-S3 firmware (IDF_PATH: your ESP-IDF)"
+	@echo "                     without IDF_PATH: the offline ESP-IDF test kit from SHARED_DIR/esp-idf (images NEVER to be flashed)"
+	@echo "make firmware-all    every ESP32-S3 board, one after the other (make test builds LLM_S3_SPIRAM_OCT)"
+	@echo "make esp32-kit       unpack the offline ESP-IDF kit into deps/esp-idf-kit and deps/esp32 (sha256-checked)"
 	@echo "make flash PORT=/dev/ttyACM0    flash it with esptool"
 	@echo "make deploy PORT=... [MODEL=file.llm] [FS=1]   push a model (default: $(notdir $(MODEL))) into ROMFS (or the filesystem)"
 	@echo "make repl PORT=...              the board's REPL (mpremote)"
@@ -107,6 +110,8 @@ $(MODELS_DIR)/stories260K.bin:
 	$(MAKE) models
 
 # The README's test command: installs what is missing first (see the script).
+# tests/test_firmware_idf.py builds the ESP32-S3 firmware of LLM_S3_SPIRAM_OCT
+# with `make firmware` (ESP-IDF from IDF_PATH, else the offline kit).
 test:
 	sh host/setup-test-deps.sh $(PYTHON)
 	$(MAKE) $(FIRMWARE)

@@ -412,6 +412,24 @@ def test_unknown_board(tmp_path):
     assert "unknown ESP32 board 'NOPE'" in r.stderr and "LLM_S3_SPIRAM_OCT" in r.stderr
 
 
+def test_flash_refuses_kit_build(tmp_path):
+    """An image built with the offline ESP-IDF test kit (stub Wi-Fi) is never flashed."""
+    build = tmp_path / "esp32-build"
+    build.mkdir()
+    (build / "firmware.bin").write_bytes(b"\xe9" + bytes(100))
+    (build / "BUILT-WITH-TEST-KIT-DO-NOT-FLASH").write_text("kit\n")
+    fake = tmp_path / "esptool.py"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "esptool.log"}\n')
+    fake.chmod(0o755)
+    r = run_make(tmp_path, "flash", "PORT=/dev/ttyACM9", f"ESP32_BUILD={build}", f"ESPTOOL={fake}")
+    assert r.returncode != 0 and "built with the offline ESP-IDF test kit: never flash it" in r.stderr
+    assert not (tmp_path / "esptool.log").exists()
+    (build / "BUILT-WITH-TEST-KIT-DO-NOT-FLASH").unlink()
+    r = run_make(tmp_path, "flash", "PORT=/dev/ttyACM9", f"ESP32_BUILD={build}", f"ESPTOOL={fake}")
+    assert r.returncode == 0, r.stderr
+    assert "write_flash -z 0x0" in (tmp_path / "esptool.log").read_text()
+
+
 def test_flash_commands(tmp_path):
     """`make -n` shows the esptool lines (nothing is run)."""
     r = run_make(tmp_path, "-n", "flash", "PORT=/dev/ttyACM9", "BOARD=LLM_S3_SPIRAM",

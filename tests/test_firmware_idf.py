@@ -372,3 +372,43 @@ def test_s3sim_flags_are_the_firmware_flags(test_board_built):
         idf = codegen_flags(copies[name][0])
         make = codegen_flags(s3sim_compile_args(name))
         assert make == idf, (name, sorted(make - idf), sorted(idf - make))
+
+
+# The ESP32-S3's MMU: 512 pages of 64 KiB, 32 MiB of virtual address space
+# shared by flash and PSRAM, instruction and data buses
+# (components/soc/esp32s3/include/soc/ext_mem_defs.h:64,71-78,100-103).
+MMU_PAGE = 64 * 1024
+MMU_PAGES = 512
+# Left unmapped for what maps flash at run time besides the romfs
+# (boards/esp32/README.md, "LLM_S3_OCTAL").
+MMU_SPARE = 1024 * 1024
+
+
+def test_romfs_fits_the_mmu(built):
+    """At boot ESP-IDF maps the app's code and read-only data page by page
+    (esp_mm/esp_mmu_map.c:133-171), then the PSRAM, as much as is free
+    (esp_psram/esp_psram.c:187-192); MicroPython maps the whole romfs
+    partition after that (ports/esp32/esp32_partition.c:136), in one block
+    of consecutive free pages.  From the built ELF: the romfs must fit."""
+    board, build = built
+    syms = elf_symbols(build)
+
+    def pages(start, end):
+        lo = syms[start]["st_value"] & ~(MMU_PAGE - 1)
+        return -(-(syms[end]["st_value"] - lo) // MMU_PAGE)
+    app_pages = (pages("_instruction_reserved_start", "_instruction_reserved_end")
+                 + pages("_rodata_reserved_start", "_rodata_reserved_end"))
+    psram = readme_rows()[board]["PSRAM"]
+    psram_bytes = 0 if psram == "none" else int(psram.split()[0]) * 1024 * 1024
+    free = (MMU_PAGES - app_pages) * MMU_PAGE - psram_bytes
+    romfs = {p[0]: p[4] for p in csv_partitions(board_csv(board))}["romfs"]
+    print(f"{board}: app {app_pages} pages, PSRAM {psram_bytes // MMU_PAGE} pages, "
+          f"romfs {romfs // MMU_PAGE} pages, {(free - romfs) // MMU_PAGE} pages spare")
+    assert romfs + MMU_SPARE <= free
+
+
+def test_kit_build_is_marked(built):
+    """Built with the offline kit (no IDF_PATH): marked so `make flash` refuses it."""
+    board, build = built
+    marked = (build / "BUILT-WITH-TEST-KIT-DO-NOT-FLASH").is_file()
+    assert marked == (not os.environ.get("IDF_PATH"))

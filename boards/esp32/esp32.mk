@@ -30,7 +30,9 @@ MICROPY_DIR ?= $(ESP32_ROOT)/deps/micropython-1.25.0
 SHARED_DIR ?= $(ESP32_ROOT)/../shared
 ESP32_KIT_DIR ?= $(ESP32_ROOT)/deps/esp-idf-kit
 ESP32_KIT_DEPS ?= $(ESP32_ROOT)/deps/esp32
-ESP32_USE_KIT ?= $(if $(IDF_PATH),0,1)
+ESP32_USE_KIT ?= $(if $(IDF_PATH),0,$(if $(wildcard $(SHARED_DIR)/esp-idf/esp-idf-v5.2.2-s3.tar.xz $(ESP32_KIT_DIR)/.unpacked),1,0))
+# Marks a build directory made with the kit: `make flash` refuses it.
+ESP32_KIT_MARK = $(ESP32_BUILD)/BUILT-WITH-TEST-KIT-DO-NOT-FLASH
 ifeq ($(ESP32_USE_KIT),1)
 ESP32_KIT_STAMP := $(ESP32_KIT_DIR)/.unpacked
 ESP32_KIT_IDF := $(ESP32_KIT_DIR)/esp-idf-v5.2.2-s3
@@ -84,8 +86,10 @@ firmware: esp32-check-board esp32-check-idf
 		BOARD=$(BOARD) BOARD_DIR=$(ESP32_BOARD_DIR) BUILD=$(ESP32_BUILD) \
 		USER_C_MODULES=$(ESP32_USER_C_MODULES)
 ifeq ($(ESP32_USE_KIT),1)
+	@echo "ESP-IDF build kit (../shared/esp-idf): its Wi-Fi libraries are stubs; for build, size and symbol checks only." > $(ESP32_KIT_MARK)
 	@echo "Firmware (ESP-IDF build kit: for build and size checks only, NEVER flash it): $(ESP32_BUILD)/firmware.bin"
 else
+	@rm -f $(ESP32_KIT_MARK)
 	@echo "Firmware: $(ESP32_BUILD)/firmware.bin (flash with: make flash BOARD=$(BOARD) PORT=<serial port>)"
 endif
 
@@ -159,6 +163,11 @@ esp32-check-port:
 flash: esp32-check-port
 	@if [ ! -f "$(ESP32_BUILD)/firmware.bin" ]; then \
 		echo "error: $(ESP32_BUILD)/firmware.bin not found; run: make firmware BOARD=$(BOARD)" >&2; \
+		exit 1; \
+	fi
+	@if [ -f "$(ESP32_KIT_MARK)" ]; then \
+		echo "error: $(ESP32_BUILD) was built with the offline ESP-IDF test kit: never flash it." >&2; \
+		echo "Build with your own ESP-IDF: . ~/esp-idf/export.sh; rm -rf $(ESP32_BUILD); make firmware BOARD=$(BOARD)" >&2; \
 		exit 1; \
 	fi
 ifeq ($(ERASE),1)
