@@ -14,7 +14,7 @@ MPY_CROSS := $(MICROPY_DIR)/mpy-cross/build/mpy-cross
 UNIX_MAKE_ARGS := VARIANT_DIR=$(CURDIR)/boards/unix BUILD=$(UNIX_BUILD) \
 	USER_C_MODULES=$(CURDIR)/usermod MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 STRIP=
 
-SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk app/llm/*.py boards/unix/*)
+SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk usermod/llm/sources.txt app/llm/*.py boards/unix/*)
 
 .DEFAULT_GOAL := all
 MODEL ?= $(BUILD_DIR)/stories260K_int8.llm

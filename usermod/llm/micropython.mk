@@ -15,6 +15,8 @@ SRC_USERMOD_LIB_C += $(addprefix $(LLM_MOD_DIR)/,$(call llm_sources,kernels))
 CFLAGS_USERMOD += -I$(LLM_MOD_DIR)
 
 # The module's flags after the port's (-Os on most ports): see sources.txt.
+# Its objects are rebuilt when that file changes (flags or list).
+$(addprefix $(BUILD)/llm/,$(patsubst %.c,%.o,$(call llm_sources,bindings) $(call llm_sources,kernels))): $(LLM_SOURCES_TXT)
 $(BUILD)/llm/%.o: CFLAGS += $(call llm_sources,cflags)
 $(foreach f,$(shell sed -n 's/^file_cflags \([^:]*\):.*/\1/p' $(LLM_SOURCES_TXT)),\
 	$(eval $(BUILD)/llm/$(basename $(f)).o: CFLAGS += $(call llm_sources,file_cflags $(f))))
