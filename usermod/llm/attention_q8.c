@@ -20,12 +20,12 @@
 #else
 static inline uint32_t f2bits(float f) {
     uint32_t u;
-    memcpy(&u, &f, sizeof(u));
+    __builtin_memcpy(&u, &f, sizeof(u));
     return u;
 }
 static inline float bits2f(uint32_t u) {
     float f;
-    memcpy(&f, &u, sizeof(f));
+    __builtin_memcpy(&f, &u, sizeof(f));
     return f;
 }
 #endif
