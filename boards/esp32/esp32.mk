@@ -33,8 +33,13 @@ ESP32_KIT_DEPS ?= $(ESP32_ROOT)/deps/esp32
 ESP32_USE_KIT ?= $(if $(IDF_PATH),0,$(if $(wildcard $(SHARED_DIR)/esp-idf/esp-idf-v5.2.2-s3.tar.xz $(ESP32_KIT_DIR)/.unpacked),1,0))
 # Marks a build directory made with the kit: `make flash` refuses it.
 ESP32_KIT_MARK = $(ESP32_BUILD)/BUILT-WITH-TEST-KIT-DO-NOT-FLASH
-ifeq ($(ESP32_USE_KIT),1)
 ESP32_KIT_STAMP := $(ESP32_KIT_DIR)/.unpacked
+$(ESP32_KIT_STAMP): $(ESP32_ROOT)/host/unpack-esp-idf-kit.sh
+	sh $(ESP32_ROOT)/host/unpack-esp-idf-kit.sh $(SHARED_DIR) $(ESP32_KIT_DIR) $(ESP32_KIT_DEPS)
+	touch $@
+esp32-kit: $(ESP32_KIT_STAMP)
+ifeq ($(ESP32_USE_KIT),1)
+ESP32_CHECK_IDF_NEEDS := $(ESP32_KIT_STAMP)
 ESP32_KIT_IDF := $(ESP32_KIT_DIR)/esp-idf-v5.2.2-s3
 ESP32_MICROPY_DIR ?= $(ESP32_KIT_DEPS)/micropython-1.25.0
 # What the kit's README has every shell set (instead of export.sh), for the
@@ -49,12 +54,7 @@ $(ESP32_KIT_TARGETS): export IDF_MAINTAINER := 1
 $(ESP32_KIT_TARGETS): export PATH := $(ESP32_KIT_DIR)/venv/bin:$(ESP32_KIT_DIR)/xtensa-esp32s3-elf/bin:$(ESP32_KIT_IDF)/tools:$(PATH)
 # esp-nn from the kit's folder instead of the registry (common/llm_board.cmake).
 $(ESP32_KIT_TARGETS): export LLM_ESPNN_OVERRIDE := $(ESP32_KIT_DEPS)/idf-components/espressif__esp-nn
-
-$(ESP32_KIT_STAMP): $(ESP32_ROOT)/host/unpack-esp-idf-kit.sh
-	sh $(ESP32_ROOT)/host/unpack-esp-idf-kit.sh $(SHARED_DIR) $(ESP32_KIT_DIR) $(ESP32_KIT_DEPS)
-	touch $@
 endif
-esp32-kit: $(ESP32_KIT_STAMP)
 ESP32_BOARD_DIR ?= $(ESP32_MK_DIR)/$(BOARD)
 ESP32_BUILD ?= $(ESP32_ROOT)/build/esp32-$(BOARD)
 ESP32_USER_C_MODULES ?= $(ESP32_ROOT)/usermod/micropython.cmake
@@ -107,7 +107,7 @@ esp32-check-board:
 		exit 1; \
 	fi
 
-esp32-check-idf: $(ESP32_KIT_STAMP)
+esp32-check-idf: $(ESP32_CHECK_IDF_NEEDS)
 	@if [ -z "$$IDF_PATH" ] || [ ! -f "$$IDF_PATH/tools/idf.py" ] || [ ! -f "$$IDF_PATH/tools/cmake/version.cmake" ]; then \
 		if [ -z "$$IDF_PATH" ]; then echo "error: IDF_PATH is not set: the ESP32 firmware needs Espressif's ESP-IDF." >&2; \
 		else echo "error: IDF_PATH=$$IDF_PATH is not an ESP-IDF checkout (no tools/idf.py)." >&2; fi; \
