@@ -14,7 +14,7 @@ MPY_CROSS := $(MICROPY_DIR)/mpy-cross/build/mpy-cross
 UNIX_MAKE_ARGS := VARIANT_DIR=$(CURDIR)/boards/unix BUILD=$(UNIX_BUILD) \
 	USER_C_MODULES=$(CURDIR)/usermod MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 STRIP=
 
-SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk app/llm/*.py boards/unix/*)
+SOURCES := $(wildcard usermod/*/*.c usermod/*/*.h usermod/*/*.mk usermod/llm/sources.txt app/llm/*.py boards/unix/*)
 
 .DEFAULT_GOAL := all
 MODEL ?= $(BUILD_DIR)/stories260K_int8.llm
@@ -55,7 +55,10 @@ help:
 	@echo "make models          fetch stories260K.bin and tok512.bin into MODELS_DIR, checked by sha256"
 	@echo "make models-15M      fetch stories15M.bin and tokenizer.bin (61 MB) into MODELS_DIR, checked by sha256"
 	@echo "make micropython-src fetch MicroPython 1.25.0 (Debian source package) into deps/"
-	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT   ESP32-S3 firmware (needs ESP-IDF)"
+	@echo "make firmware BOARD=LLM_S3|LLM_S3_SPIRAM|LLM_S3_SPIRAM_OCT|LLM_S3_OCTAL   ESP32-S3 firmware (IDF_PATH: your ESP-IDF)"
+	@echo "                     without IDF_PATH: the offline ESP-IDF test kit from SHARED_DIR/esp-idf (images NEVER to be flashed)"
+	@echo "make firmware-all    every ESP32-S3 board, one after the other (make test builds LLM_S3_SPIRAM_OCT)"
+	@echo "make esp32-kit       unpack the offline ESP-IDF kit into deps/esp-idf-kit and deps/esp32 (sha256-checked)"
 	@echo "make flash PORT=/dev/ttyACM0    flash it with esptool"
 	@echo "make deploy PORT=... [MODEL=file.llm] [FS=1]   push a model (default: $(notdir $(MODEL))) into ROMFS (or the filesystem)"
 	@echo "make repl PORT=...              the board's REPL (mpremote)"
@@ -111,6 +114,8 @@ $(MODELS_DIR)/stories260K.bin:
 	$(MAKE) models
 
 # The README's test command: installs what is missing first (see the script).
+# tests/test_firmware_idf.py builds the ESP32-S3 firmware of LLM_S3_SPIRAM_OCT
+# with `make firmware` (ESP-IDF from IDF_PATH, else the offline kit).
 test:
 	sh host/setup-test-deps.sh $(PYTHON)
 	$(MAKE) $(FIRMWARE)

@@ -17,11 +17,15 @@ PYTHON=${1:-python3}
 # runtimes and nm); the emulated Cortex-M3 (qemu port, arm GCC);
 # the Xtensa compile check (lx106 GCC + picolibc); the emulated ESP32-S3's
 # run-time libraries; valgrind for the benchmarks; cmake for the ESP-IDF
-# board checks.
+# board checks; for the ESP-IDF firmware build with the offline kit
+# (tests/test_firmware_idf.py): ninja, the kit compiler's shared libraries,
+# and venv (host/unpack-esp-idf-kit.sh pip-installs ESP-IDF's Python
+# packages, ../shared/esp-idf/requirements-idf.txt, into a venv of its own).
 APT_PACKAGES="build-essential pkg-config libffi-dev curl xz-utils ca-certificates valgrind cmake
     gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
-    libglib2.0-0 libpixman-1-0 libfdt1"
+    libglib2.0-0 libpixman-1-0 libfdt1
+    ninja-build libmpc3 libmpfr6 libgmp10 zlib1g libzstd1 python3-venv"
 # The modules requirements-dev.txt provides, by import name.
 PY_MODULES="numpy pytest mpremote mypy elftools ar"
 

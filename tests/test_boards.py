@@ -11,7 +11,8 @@ What is checked here:
   hands to ESP-IDF name the partition CSV by an absolute path that exists;
 - boards/esp32/esp32.mk: its error messages, and `make firmware` driving the
   port's real Makefile and CMakeLists.txt through a stand-in idf.py.
-What is not: an actual ESP-IDF build, or anything on a board.
+What is not here: the actual ESP-IDF build (tests/test_firmware_idf.py), or
+anything on a board.
 """
 
 import os
@@ -39,6 +40,7 @@ BOARDS = {
     "LLM_S3": (8, None),
     "LLM_S3_SPIRAM": (4, "QUAD"),
     "LLM_S3_SPIRAM_OCT": (16, "OCT"),
+    "LLM_S3_OCTAL": (32, "OCT"),
 }
 
 
@@ -384,13 +386,15 @@ def run_make(tmp_path, *args, env=None):
 
 
 def test_firmware_without_idf_explains(tmp_path):
+    # ESP32_USE_KIT=0: a user's machine, without the offline build kit that
+    # `make firmware` uses when IDF_PATH is unset.
     env = {k: v for k, v in os.environ.items() if k != "IDF_PATH"}
-    r = run_make(tmp_path, "firmware", env=env)
+    r = run_make(tmp_path, "firmware", "ESP32_USE_KIT=0", env=env)
     assert r.returncode != 0
     assert "IDF_PATH is not set" in r.stderr
     assert "git clone --recursive -b v5.2.2 https://github.com/espressif/esp-idf.git" in r.stderr
     assert "./install.sh esp32s3" in r.stderr and "export.sh" in r.stderr
-    r = run_make(tmp_path, "firmware", env=dict(env, IDF_PATH=str(tmp_path / "nowhere")))
+    r = run_make(tmp_path, "firmware", "ESP32_USE_KIT=0", env=dict(env, IDF_PATH=str(tmp_path / "nowhere")))
     assert r.returncode != 0 and "not an ESP-IDF checkout" in r.stderr
 
 
@@ -406,6 +410,24 @@ def test_unknown_board(tmp_path):
     r = run_make(tmp_path, "firmware", "BOARD=NOPE")
     assert r.returncode != 0
     assert "unknown ESP32 board 'NOPE'" in r.stderr and "LLM_S3_SPIRAM_OCT" in r.stderr
+
+
+def test_flash_refuses_kit_build(tmp_path):
+    """An image built with the offline ESP-IDF test kit (stub Wi-Fi) is never flashed."""
+    build = tmp_path / "esp32-build"
+    build.mkdir()
+    (build / "firmware.bin").write_bytes(b"\xe9" + bytes(100))
+    (build / "BUILT-WITH-TEST-KIT-DO-NOT-FLASH").write_text("kit\n")
+    fake = tmp_path / "esptool.py"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "esptool.log"}\n')
+    fake.chmod(0o755)
+    r = run_make(tmp_path, "flash", "PORT=/dev/ttyACM9", f"ESP32_BUILD={build}", f"ESPTOOL={fake}")
+    assert r.returncode != 0 and "built with the offline ESP-IDF test kit: never flash it" in r.stderr
+    assert not (tmp_path / "esptool.log").exists()
+    (build / "BUILT-WITH-TEST-KIT-DO-NOT-FLASH").unlink()
+    r = run_make(tmp_path, "flash", "PORT=/dev/ttyACM9", f"ESP32_BUILD={build}", f"ESPTOOL={fake}")
+    assert r.returncode == 0, r.stderr
+    assert "write_flash -z 0x0" in (tmp_path / "esptool.log").read_text()
 
 
 def test_flash_commands(tmp_path):

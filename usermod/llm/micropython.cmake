@@ -1,47 +1,72 @@
-# The _llm user C module, for CMake-based ports (esp32).
+# The _llm user C module, for CMake-based ports (esp32).  Its sources and flags
+# come from sources.txt, which the make builds read too.
 add_library(usermod_llm INTERFACE)
 
-set(LLM_KERNEL_SOURCES
-    ${CMAKE_CURRENT_LIST_DIR}/kernels.c
-    ${CMAKE_CURRENT_LIST_DIR}/kernels_xtensa.c
-    ${CMAKE_CURRENT_LIST_DIR}/quant.c
-    ${CMAKE_CURRENT_LIST_DIR}/matmul_q8.c
-    ${CMAKE_CURRENT_LIST_DIR}/matmul_q8_sse2.c
-    ${CMAKE_CURRENT_LIST_DIR}/activations_fast.c
-    ${CMAKE_CURRENT_LIST_DIR}/matmul_q4.c
-    ${CMAKE_CURRENT_LIST_DIR}/attention_q8.c
-    ${CMAKE_CURRENT_LIST_DIR}/attention_q8_sse2.c
-    ${CMAKE_CURRENT_LIST_DIR}/attention_q8_s3.c
-    ${CMAKE_CURRENT_LIST_DIR}/kv_cache.c
-    ${CMAKE_CURRENT_LIST_DIR}/sampler.c
-    ${CMAKE_CURRENT_LIST_DIR}/transformer.c
-    ${CMAKE_CURRENT_LIST_DIR}/tokenizer.c
-    ${CMAKE_CURRENT_LIST_DIR}/parallel.c
-    ${CMAKE_CURRENT_LIST_DIR}/parallel_freertos.c
-)
+set(LLM_SOURCES_TXT ${CMAKE_CURRENT_LIST_DIR}/sources.txt)
+# The words of one "key: words" line of sources.txt.
+function(llm_sources_get var key)
+    file(STRINGS ${LLM_SOURCES_TXT} _line REGEX "^${key}:")
+    string(REGEX REPLACE "^${key}:[ \t]*" "" _line "${_line}")
+    separate_arguments(_line UNIX_COMMAND "${_line}")
+    set(${var} ${_line} PARENT_SCOPE)
+endfunction()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${LLM_SOURCES_TXT})
 
-# The bindings (see modllm.h).  modllm_kernels.c compiles to nothing here:
-# LLM_TEST_KERNELS is off off the unix port.
-target_sources(usermod_llm INTERFACE
-    ${CMAKE_CURRENT_LIST_DIR}/modllm.c
-    ${CMAKE_CURRENT_LIST_DIR}/modllm_args.c
-    ${CMAKE_CURRENT_LIST_DIR}/modllm_model.c
-    ${CMAKE_CURRENT_LIST_DIR}/modllm_tokenizer.c
-    ${CMAKE_CURRENT_LIST_DIR}/modllm_sampler.c
-    ${CMAKE_CURRENT_LIST_DIR}/modllm_mappedfile.c
-    ${CMAKE_CURRENT_LIST_DIR}/modllm_kernels.c
-    ${LLM_KERNEL_SOURCES}
-)
+llm_sources_get(_llm_bindings bindings)
+llm_sources_get(_llm_kernels kernels)
+llm_sources_get(_llm_flags cflags)
+if(NOT _llm_bindings OR NOT _llm_kernels OR NOT _llm_flags)
+    message(FATAL_ERROR "${LLM_SOURCES_TXT}: no bindings, kernels or cflags line")
+endif()
+llm_sources_get(_llm_freertos kernels_freertos)
+list(APPEND _llm_kernels ${_llm_freertos})
+if(IDF_TARGET STREQUAL "esp32s3")
+    llm_sources_get(_llm_s3 kernels_esp32s3)
+    list(APPEND _llm_kernels ${_llm_s3})
+endif()
+list(TRANSFORM _llm_bindings PREPEND ${CMAKE_CURRENT_LIST_DIR}/)
+list(TRANSFORM _llm_kernels PREPEND ${CMAKE_CURRENT_LIST_DIR}/)
 
+# modllm_kernels.c compiles to nothing here: LLM_TEST_KERNELS is off off the
+# unix port.
+target_sources(usermod_llm INTERFACE ${_llm_bindings} ${_llm_kernels})
 target_include_directories(usermod_llm INTERFACE ${CMAKE_CURRENT_LIST_DIR})
 
-# The port builds for size; the kernels are worth speed.  -O2 here where
-# micropython.mk gives -O3: the firmware must fit the flash app partition
-# next to the model's ROMFS (boards/esp32/README.md), and -O3's unrolled and
-# duplicated loops grow the kernels' code for little gain on the S3, whose
-# inner loops are assembly (kernels_xtensa.h).  Contraction stays off so that
-# the S3's fused multiply-add does not change results vs llama2.c.
-set_source_files_properties(${LLM_KERNEL_SOURCES} PROPERTIES COMPILE_OPTIONS "-O2;-ffp-contract=off")
+# MicroPython 1.25's esp32 port compiles a user module's INTERFACE sources
+# twice: once in the main component, with ESP-IDF's flags, and once more as
+# sources of micropython.elf, without them (MicroPython issue #18880, fixed
+# after 1.25), and it links the second copy.  Per-source properties set here
+# do not reach that copy either.  Without ESP-IDF's options it is -O0, and
+# without its definitions (ESP_PLATFORM) parallel_freertos.c compiles to
+# nothing, so llm.threads(2) would stay on one core.  So _llm carries
+# ESP-IDF's own options and definitions, and its flags from sources.txt; the
+# main component, which gets them anyway, sees them twice, harmlessly.
+# (The module's -ffp-contract=off thereby reaches the main component's other
+# sources too: that is C's default float semantics, no loss.)
+if(COMMAND idf_build_get_property)
+    idf_build_get_property(_llm_idf_options COMPILE_OPTIONS)
+    idf_build_get_property(_llm_idf_c_options C_COMPILE_OPTIONS)
+    idf_build_get_property(_llm_idf_definitions COMPILE_DEFINITIONS)
+    target_compile_options(usermod_llm INTERFACE
+        ${_llm_idf_options} "$<$<COMPILE_LANGUAGE:C>:${_llm_idf_c_options}>")
+    target_compile_definitions(usermod_llm INTERFACE ${_llm_idf_definitions})
+endif()
+# After ESP-IDF's: for a repeated option the last one counts, and ESP-IDF's
+# optimisation level (-O2 under CONFIG_COMPILER_OPTIMIZATION_PERF, which
+# MicroPython's boards/sdkconfig.base sets) is the module's (see sources.txt).
+target_compile_options(usermod_llm INTERFACE "$<$<COMPILE_LANGUAGE:C>:${_llm_flags}>")
+
+# Per-file additions, in the directory of each copy (this component's and the
+# project's, where micropython.elf is defined).
+file(STRINGS ${LLM_SOURCES_TXT} _llm_file_lines REGEX "^file_cflags ")
+foreach(_line IN LISTS _llm_file_lines)
+    string(REGEX REPLACE "^file_cflags ([^:]+):.*" "\\1" _file "${_line}")
+    string(REGEX REPLACE "^file_cflags [^:]+:[ \t]*" "" _opts "${_line}")
+    separate_arguments(_opts UNIX_COMMAND "${_opts}")
+    set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/${_file}
+        DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_SOURCE_DIR}
+        PROPERTIES COMPILE_OPTIONS "${_opts}")
+endforeach()
 
 # The ESP32-S3's assembly inner loops (kernels_xtensa.h) need its LX7 core:
 # the ESP32's LX6 has no post-increment float loads.
@@ -53,9 +78,6 @@ endif()
 # ESP-IDF component espressif/esp-nn that the LLM_S3* boards declare
 # (boards/esp32/common/llm_espnn/idf_component.yml).
 if(IDF_TARGET STREQUAL "esp32s3")
-    target_sources(usermod_llm INTERFACE ${CMAKE_CURRENT_LIST_DIR}/matmul_q8_esp32s3.c)
-    set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/matmul_q8_esp32s3.c
-        PROPERTIES COMPILE_OPTIONS "-O2;-ffp-contract=off")
     target_compile_definitions(usermod_llm INTERFACE LLM_ESPNN=1)
     target_link_libraries(usermod_llm INTERFACE idf::espressif__esp-nn)
 endif()

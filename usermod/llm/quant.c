@@ -22,7 +22,7 @@ static int quantize_group_finite(int8_t *q, float *scale, const float *x, int le
         return 0;
     }
     float amax;
-    memcpy(&amax, &amax_bits, sizeof(amax));
+    __builtin_memcpy(&amax, &amax_bits, sizeof(amax));
     *scale = amax / 127.0f;
     float inv = 127.0f / amax;
     for (int j = 0; j < len; j++) {
@@ -116,6 +116,6 @@ float llm_f16_to_f32(uint16_t h) {
         bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
     }
     float f;
-    memcpy(&f, &bits, sizeof(f));
+    __builtin_memcpy(&f, &bits, sizeof(f));
     return f;
 }

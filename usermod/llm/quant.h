@@ -28,7 +28,7 @@ static inline float llm_half_to_float(uint16_t h) {
     if (__builtin_expect(rest - 0x0400u < 0x7800u, 1)) {
         uint32_t u = ((uint32_t)(h & 0x8000u) << 16) | ((rest << 13) + LLM_HALF_REBIAS);
         float f;
-        memcpy(&f, &u, sizeof(f));
+        __builtin_memcpy(&f, &u, sizeof(f));
         return f;
     }
     return llm_f16_to_f32(h);

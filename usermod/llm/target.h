@@ -29,12 +29,12 @@ static inline float llm_bitsf(uint32_t u) {
 #else
 static inline uint32_t llm_fbits(float f) {
     uint32_t u;
-    memcpy(&u, &f, sizeof(u));
+    __builtin_memcpy(&u, &f, sizeof(u));
     return u;
 }
 static inline float llm_bitsf(uint32_t u) {
     float f;
-    memcpy(&f, &u, sizeof(f));
+    __builtin_memcpy(&f, &u, sizeof(f));
     return f;
 }
 #endif
