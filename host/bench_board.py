@@ -35,7 +35,7 @@ print('BENCH=' + json.dumps(llm.bench(%(path)r, %(tokenizer)r, steps=%(steps)d, 
 """
 
 # What each board has (boards/esp32/README.md): its flash, and its PSRAM if any.
-BOARDS = {"LLM_S3": None, "LLM_S3_SPIRAM": "quad_psram", "LLM_S3_SPIRAM_OCT": "octal_psram"}
+BOARDS = {"LLM_S3": None, "LLM_S3_SPIRAM": "quad_psram", "LLM_S3_SPIRAM_OCT": "octal_psram", "LLM_S3_OCTAL": "octal_psram"}
 
 
 def guess_board(result):

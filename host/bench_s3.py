@@ -165,8 +165,8 @@ IDLE_FUNCTIONS = frozenset(("mp_hal_stdin_rx_chr", "s3sim_poll_console", "mp_han
                             "sim_sleep_us"))
 # Functions whose instructions are the matmuls and the attention, for the
 # two-core split of the time model (host/s3model.py).
-MATMUL_FUNCTIONS = re.compile(r"matmul|esp_nn_|dot_s8")
-ATTENTION_FUNCTIONS = re.compile(r"attention|scores|values|softmax|div_all|expf")
+MATMUL_FUNCTIONS = re.compile(r"matmul|esp_nn_|dot_s8|rows_q4")
+ATTENTION_FUNCTIONS = re.compile(r"attention|att_q8|scores|values|softmax|div_all|expf")
 
 
 class Profile:

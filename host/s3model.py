@@ -144,8 +144,9 @@ SCENARIOS = [
     ("LLM_S3_SPIRAM", "quad_psram", 2 * 1024 * 1024, "quad_psram", 2 * 1024 * 1024),
     ("LLM_S3_SPIRAM_OCT", "quad_flash", 10 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
     ("LLM_S3_SPIRAM_OCT", "octal_psram", 8 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
-    # Modules with octal flash too (N16R16V, N32R8V: CONFIG_ESPTOOLPY_OCT_FLASH).
-    ("LLM_S3_SPIRAM_OCT", "octal_flash", 10 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
+    # 32 MB octal flash and 8 MB octal PSRAM (N32R8V): a 20 MiB ROMFS
+    # (boards/esp32/LLM_S3_OCTAL, CONFIG_ESPTOOLPY_OCT_FLASH).
+    ("LLM_S3_OCTAL", "octal_flash", 20 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
 ]
 
 # Two cores (usermod/llm/parallel.c): the split threshold, and what one split
@@ -367,7 +368,7 @@ TARGETS = [
      "int8 + int8 KV, octal PSRAM, one core (estimate)"),
     ("stories260K", "int8_kv8", ("tok_s", "LLM_S3_SPIRAM_OCT", "octal_psram", 2), 150,
      "int8 + int8 KV, octal PSRAM, two cores (estimate)"),
-    ("dim288_vocab512", "int8", ("tok_s", "LLM_S3_SPIRAM_OCT", "octal_flash", 1), 3,
+    ("dim288_vocab512", "int8", ("tok_s", "LLM_S3_OCTAL", "octal_flash", 1), 3,
      "dim-288 6-layer model, vocab 512, int8 from octal flash (estimate)"),
     # Issue 19: the real stories15M in 4-bit weights from the N16R8's quad
     # flash, twice the 1.4 tok/s of the seed's fork; stories260K in 4-bit
@@ -415,7 +416,7 @@ def model_label(model, entry):
 
 # The order of the generated tables (the JSON's keys are sorted by name).
 MODEL_ORDER = ["stories260K", "stories15M", "dim288_vocab512"]
-CONFIG_ORDER = ["f32", "int8", "int8_kv8"]
+CONFIG_ORDER = ["f32", "int8", "int8_kv8", "int4", "int4_kv8"]
 
 
 def ordered(bench):
@@ -484,8 +485,8 @@ def markdown(bench, rows, kw):
 
 
 # The README's table: per configuration, the places worth showing, in order.
-README_PLACES = [("LLM_S3_SPIRAM", "quad_psram", "quad PSRAM"), ("LLM_S3_SPIRAM_OCT", "octal_psram", "octal PSRAM"),
-                 ("LLM_S3_SPIRAM_OCT", "octal_flash", "octal flash")]
+README_PLACES = [("LLM_S3_SPIRAM", "quad_psram", "quad PSRAM"), ("LLM_S3_SPIRAM_OCT", "quad_flash", "quad flash"),
+                 ("LLM_S3_SPIRAM_OCT", "octal_psram", "octal PSRAM"), ("LLM_S3_OCTAL", "octal_flash", "octal flash")]
 KV_NAMES = {"f32": "fp32 KV cache", "int8": "int8 KV cache"}
 
 
@@ -506,7 +507,7 @@ def readme_markdown(bench, rows, kw):
             cell = "does not fit our boards (%s); from %s it would be %.1f / %.1f" % (
                 r["why_not"], where, r["tok_s_estimate"][0], r["tok_s_estimate"][1])
         lines.append("| %s, %s, %s | %.3f M | %s |" % (
-            model_label(model, e), "int8" if cfg.startswith("int8") else "fp32",
+            model_label(model, e), {"int8": "int8", "int4": "int4"}.get(cfg.split("_")[0], "fp32"),
             KV_NAMES.get(e.get("kv_cache", "f32"), e.get("kv_cache")), e["instr_per_token"] / 1e6, cell))
     lines += ["", "Measured on real ESP32-S3 boards by other projects: **%.2f tok/s** (DaveBben's esp32-llm, "
               "stories260K fp32, quad PSRAM) and **%.0f tok/s** (its fastest forks). " % (SEED_TOKS, FORKS_TOKS)

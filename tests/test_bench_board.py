@@ -47,11 +47,11 @@ def test_board_is_guessed_from_the_heap():
 def test_measured_bandwidths_are_named_by_the_board_and_estimated_for_it():
     bench = {"stories260K": {"int8_kv8": bench_entry(288096), "int8": bench_entry(288096, kv="f32")}}
     r = result(8_000_000)
-    cmp = bench_board.compare(r, "LLM_S3_SPIRAM_OCT", "octal_flash", bench, "int8")
+    cmp = bench_board.compare(r, "LLM_S3_OCTAL", "octal_flash", bench, "int8")
     # The flash read is the module's flash, the heap is the board's PSRAM.
     assert cmp["bandwidth_mb_s"] == {"octal_flash": 26.2, "octal_psram": 65.5}
     assert cmp["entry"] == ("stories260K", "int8_kv8") and cmp["weights_in"] == "octal_flash"
-    sc = [s for s in s3model.SCENARIOS if s[:2] == ("LLM_S3_SPIRAM_OCT", "octal_flash")][0]
+    sc = [s for s in s3model.SCENARIOS if s[:2] == ("LLM_S3_OCTAL", "octal_flash")][0]
     est = s3model.estimate(bench["stories260K"]["int8_kv8"], sc)["tok_s_estimate"][0]
     assert cmp["rows"][0][1] == "96.00" and cmp["rows"][0][2].startswith("%.1f " % est)
     # Without PSRAM the heap is internal SRAM; another file size has no estimate.

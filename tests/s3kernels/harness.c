@@ -453,7 +453,13 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     int plen = (int)strlen(prompt);
     int32_t *tokens = alloc((size_t)(plen + 3) * 4);
     uint8_t *pair = alloc((size_t)tk.max_len * 2 + 2);
-    int n_prompt = llm_tok_encode(&tk, (const uint8_t *)prompt, plen, 1, 0, tokens, pair);
+    int n_prompt = llm_tok_encode_start(&tk, (const uint8_t *)prompt, plen, 1, tokens);
+    llm_tok_merge_t merge;
+    llm_tok_merge_init(&tk, &merge, tokens, n_prompt,
+        alloc((LLM_TOK_MERGE_WORDS(n_prompt) + 1) * sizeof(int32_t)), pair);
+    while (llm_tok_merge_run(&tk, &merge, 1 << 30) > 0) {
+    }
+    n_prompt = llm_tok_merge_finish(&merge);
     int32_t *scratch = alloc((size_t)vocab * 4);
     uint64_t rng_state = 1;
     int token = tokens[0];

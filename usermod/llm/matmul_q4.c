@@ -64,17 +64,6 @@ static int32_t dot_q4_wide(const uint8_t *w, const int16_t *xe, const int16_t *x
 // core's worker (parallel_freertos.c): rows up to this many columns.
 #define LLM_Q4_PIE_MAX (1024)
 
-static inline float half_to_float_q4(uint16_t h) {
-    // As llm_f16_to_f32 for the normal halves a converter writes, inline and
-    // moved to the FPU with wfr (a call or a bit cast through memory would
-    // spill the loop's registers).
-    uint32_t rest = h & 0x7fffu;
-    if (__builtin_expect(rest - 0x0400u < 0x7800u, 1)) {
-        return llm_bitsf(((uint32_t)(h & 0x8000u) << 16) | ((rest << 13) + LLM_HALF_REBIAS));
-    }
-    return llm_f16_to_f32(h);
-}
-
 // One row's group dot products, groups * chunks * 32 codes: each chunk's 16
 // packed bytes are split by 32-bit word into low nibbles (buf[0..15]) and
 // high nibbles (buf[16..31]), then multiplied with x's even and odd columns
@@ -143,7 +132,7 @@ static void __attribute__((noinline)) rows_q4_pie(float *out, const int8_t *xe, 
         w += (intptr_t)groups * gb;
         float sum = 0.0f;
         for (int g = 0; g < groups; g++) {
-            sum += (float)(dots[g] - xsum8[g]) * half_to_float_q4(ws[g]) * xs[g];
+            sum += (float)(dots[g] - xsum8[g]) * llm_half_to_float(ws[g]) * xs[g];
         }
         ws += groups;
         out[i] = sum;
