@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mpy
-from host import convert, firmware as fw, int4, llama2, modelfile
+from host import convert, firmware as fw, int4, llama2, modelfile, quality
 from host import reference as R
 from host.fileformat import F32, Q4, Q8
 
@@ -213,15 +213,6 @@ def test_converter_options(tmp_path):
     assert not os.path.exists(str(tmp_path / "x.llm"))
 
 
-def leading_agreement(a, b):
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def llm_int4(tmp_path, shared):
     ckpt, tokp, cfg, w = small_model(tmp_path, shared=shared, seed=7 if shared else 8)
     out = str(tmp_path / "m.llm")
@@ -243,7 +234,7 @@ def test_random_int4_model_matches_numpy_reference(tmp_path, shared):
     # differs by ulps, which flips an activation's int8 code now and then: the tokens agree
     # for a stretch, not forever.  test_int4_file_computes_as_int8_file_of_the_same_codes is
     # the bit-exact check of the whole model.
-    assert leading_agreement(got, want) >= 24, (got, want)
+    assert quality.agreement(got, want) >= 24, (got, want)
 
 
 def as_int8_file(src, dst):
@@ -323,7 +314,7 @@ def test_stories15m_int4_fits_the_n16r8_romfs_and_matches_the_reference(stories1
     want = [t for t, _ in R.generate_tokens(ref, tok, b"Once upon a time", n, 0.0, 0.9, 1)]
     got = fw.run_code("import llm, json\nm = llm.load(%r)\nprint(json.dumps([t for _, t in m.tokens("
                       "'Once upon a time', steps=%d, temperature=0)]))" % (out, n))
-    assert leading_agreement(got, want) >= 32, (got, want)
+    assert quality.agreement(got, want) >= 32, (got, want)
     assert b"".join(tok.decode(a, b) for a, b in zip([1] + want[:-1], want)).startswith(b"Once upon a time")
 
 
