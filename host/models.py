@@ -55,7 +55,7 @@ def download(url, dest):
         sys.stderr.write("\n")
 
 
-def fetch(name, url, digest, dest_dir, shared):
+def fetch(name, url, digest, dest_dir, shared, names):
     dest = os.path.join(dest_dir, name)
     if os.path.exists(dest) and sha256_of(dest) == digest:
         print("%s: present" % dest)
@@ -76,7 +76,7 @@ def fetch(name, url, digest, dest_dir, shared):
             raise SystemExit("error: cannot download %s: %s.\nWithout internet, copy %s into %s yourself, or"
                              " give --shared DIR (make models: SHARED_DIR=DIR, which holds models/) where"
                              " they are; either way their sha256 is checked." % (
-                                 url, reason, name, dest_dir))
+                                 url, reason, " and ".join(names), dest_dir))
     got = sha256_of(part)
     if got != digest:
         os.remove(part)
@@ -94,7 +94,7 @@ def main(argv=None):
     os.makedirs(args.dest, exist_ok=True)
     try:
         for name, (url, digest) in SETS[args.set].items():
-            fetch(name, url, digest, args.dest, args.shared)
+            fetch(name, url, digest, args.dest, args.shared, list(SETS[args.set]))
     except OSError as e:
         raise SystemExit("error: %s" % e)
 
