@@ -74,6 +74,8 @@ for piece in m.pieces(%(prompt)r, %(steps)d, 0.0):
     out.write(piece.replace(b'\\x04', b'?'))  # 0x04 would end mpremote's raw REPL output
     n += 1
 out.write(b'\\nTOKENS=%%d\\n' %% n)
+i = m.info()
+out.write(b'LOAD_BYTES=%%d %%d\\n' %% (i['kv_bytes'], i['activation_bytes']))
 """
 
 # Object files whose code counts as "the kernels" (see the module's doc).
@@ -206,6 +208,9 @@ def measure(elf, sections, syms, mixer, romfs, kv, steps, qemu):
     # Both runs must generate every step: a story that ends early (the model
     # gave BOS) would make the difference count fewer tokens than it divides by.
     counts = [int(re.search(rb"TOKENS=(\d+)", out).group(1)) for _, out in runs]
+    # What llm.load allocates at the model's whole context (m.info()): the
+    # time model's RAM-copy rule needs it.
+    load_kv, load_act = (int(v) for v in re.search(rb"LOAD_BYTES=(\d+) (\d+)", runs[0][1]).groups())
     if counts[1] - counts[0] != long_ - short:
         raise RuntimeError("generation ended early (%d and %d tokens for %d and %d steps): the figure "
                            "would not be per token" % (counts[0], counts[1], short, long_))
@@ -226,6 +231,7 @@ def measure(elf, sections, syms, mixer, romfs, kv, steps, qemu):
                                                    if ATTENTION_FUNCTIONS.search(f) and not MATMUL_FUNCTIONS.search(f))),
             "idle_wait_excluded": [p.idle for p in profs],
             "steps": [short, long_],
+            "load_kv_bytes": load_kv, "load_activation_bytes": load_act,
             "mix_per_token": {k: round(v, 1) for k, v in sorted(mix.items()) if v or k.startswith("stall_")},
             "by_object": {os.path.relpath(o, REPO) if o.startswith("/") else o: round(v) for o, v in top_objs},
             "by_function": {f: round(v) for f, v in top_funcs}}
@@ -253,10 +259,16 @@ def model_facts(path):
         if kind in (Q8, Q4):
             return rows * row_bytes(cols, gs, kind) + rows * (-(-cols // gs)) * 2
         return rows * cols * 4
-    streamed = 0
+    streamed = layers = 0
     for (name, (rows, cols)), entry in zip(names, table):
         streamed += nbytes(entry, 1 if name == "embedding" else rows, cols)
+        if name in LAYER_TENSORS:
+            layers += nbytes(entry, rows, cols)
+    rows, cols = names[-1][1]
+    # The two parts llm.load(place=...) may copy into RAM (app/llm/model.py):
+    # the layers' tensors, and the classifier (the embedding too when shared).
     return {"config": c, "weight_bytes_per_token": streamed, "file_bytes": len(data),
+            "layer_bytes": layers, "classifier_bytes": nbytes(table[-1], rows, cols),
             "weights_int8": any(e[1] == Q8 for e in table), "weights_int4": any(e[1] == Q4 for e in table)}
 
 
@@ -314,7 +326,8 @@ def run_all(elf, models, qemu, only=None, stories15m=None, tokenizer=None):
             r = measure(elf, sections, syms, mixer, imgs[name], kv, STEPS[model], qemu)
             facts = model_facts(files[name])
             r.update(label=LABELS[model], config=facts["config"], file_bytes=facts["file_bytes"],
-                     weight_bytes_per_token=facts["weight_bytes_per_token"], kv_cache=kv)
+                     weight_bytes_per_token=facts["weight_bytes_per_token"], kv_cache=kv,
+                     layer_bytes=facts["layer_bytes"], classifier_bytes=facts["classifier_bytes"])
             result.setdefault(model, {})[cfg] = r
         return result
     finally:

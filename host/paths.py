@@ -43,3 +43,18 @@ def model(name):
     """A model file: models/NAME when it is there, else the shared folder's."""
     local = os.path.join(MODELS, name)
     return local if os.path.exists(local) else os.path.join(SHARED_MODELS, name)
+
+
+def llm_sources():
+    """usermod/llm/sources.txt, the module's one source list and flag set, as
+    {key: [words]} (keys such as "kernels", "cflags", "file_cflags NAME")."""
+    out = {}
+    with open(repo("usermod", "llm", "sources.txt")) as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, sep, words = line.partition(":")
+            if not sep or key in out:
+                raise ValueError("usermod/llm/sources.txt: bad or repeated line %r" % line.rstrip())
+            out[key] = words.split()
+    return out

@@ -40,7 +40,7 @@ import os
 import re
 import sys
 
-from host.paths import ESP32_BOARDS, REPO
+from host.paths import ESP32_BOARDS, REPO, llm_sources
 
 CLOCK_MHZ = 240.0
 CALIBRATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration", "seed-esp32-llm.json")
@@ -134,6 +134,34 @@ def bandwidth_mb_s(memory, line, overrides=None):
     return BANDWIDTH_MB_S[memory][line]
 
 
+# A weights-in place with this suffix: the file is read in place from that
+# memory, and llm.load's default copy goes to the KV cache's memory.
+RAM_COPY = "+ram"
+# Heap that llm.load leaves free when it copies by default (app/llm/model.py's
+# _RAM_RESERVE; tests/test_s3model.py checks that they agree).
+RAM_RESERVE = 256 * 1024
+
+
+def memory_of(weights_in):
+    """The memory a scenario's weights stream from: "quad_flash+ram" -> "quad_flash"."""
+    return weights_in[:-len(RAM_COPY)] if weights_in.endswith(RAM_COPY) else weights_in
+
+
+def ram_copy(entry, heap):
+    """(part, bytes) that llm.load(place=None) copies from a ROMFS mount into a
+    heap of heap bytes, or None: the bigger of the layers and the classifier
+    that fits next to the KV cache, the activations and RAM_RESERVE (the rule
+    of app/llm/model.py's _choose_copy, with the sizes the device reported)."""
+    if "classifier_bytes" not in entry or "load_kv_bytes" not in entry:
+        return None
+    room = heap - entry["load_kv_bytes"] - entry["load_activation_bytes"] - RAM_RESERVE
+    parts = [(n, entry[n + "_bytes"]) for n in ("layer", "classifier") if entry[n + "_bytes"] <= room]
+    if not parts:
+        return None
+    name, nbytes = max(parts, key=lambda p: p[1])
+    return ("layers" if name == "layer" else name), nbytes
+
+
 # Where things live on each board (boards/esp32/README.md), and how much room
 # there is: the ROMFS partition for weights read in place from flash, the
 # PSRAM for weights loaded into the heap (FS=1), and the KV cache's heap.
@@ -143,6 +171,10 @@ SCENARIOS = [
     ("LLM_S3_SPIRAM", "quad_flash", 1664 * 1024, "quad_psram", 2 * 1024 * 1024),
     ("LLM_S3_SPIRAM", "quad_psram", 2 * 1024 * 1024, "quad_psram", 2 * 1024 * 1024),
     ("LLM_S3_SPIRAM_OCT", "quad_flash", 10 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
+    # The same, as llm.load places it by default from a ROMFS mount: the
+    # bigger of the layers and the classifier that the heap holds is copied
+    # into the PSRAM (ram_copy below).
+    ("LLM_S3_SPIRAM_OCT", "quad_flash" + RAM_COPY, 10 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
     ("LLM_S3_SPIRAM_OCT", "octal_psram", 8 * 1024 * 1024, "octal_psram", 8 * 1024 * 1024),
     # 32 MB octal flash and 8 MB octal PSRAM (N32R8V): a 20 MiB ROMFS
     # (boards/esp32/LLM_S3_OCTAL, CONFIG_ESPTOOLPY_OCT_FLASH).
@@ -154,11 +186,11 @@ SCENARIOS = [
 # its wake-up on the other core, and the give/take back (two cross-core task
 # wake-ups of about 5 us each at 240 MHz).  An assumption.
 def _esp32_min_work():
-    """The ESP_PLATFORM split threshold, as usermod/llm/parallel.c defines it."""
-    path = os.path.join(REPO, "usermod", "llm", "parallel.c")
-    with open(path) as f:
-        m = re.search(r"#if defined\(ESP_PLATFORM\)\s*#define LLM_PARALLEL_MIN_WORK \((\d+) \* (\d+)L\)", f.read())
-    return int(m.group(1)) * int(m.group(2))
+    """The ESP-IDF firmware's split threshold (LLM_PARALLEL_MIN_WORK), from
+    usermod/llm/sources.txt's defines_freertos, which micropython.cmake
+    gives the firmware."""
+    defines = dict(d.split("=", 1) for d in llm_sources().get("defines_freertos", []))
+    return int(defines["LLM_PARALLEL_MIN_WORK"])
 
 
 MIN_WORK = _esp32_min_work()
@@ -249,6 +281,8 @@ def estimate(entry, scenario, bandwidth=None, cycles=None, clock_mhz=CLOCK_MHZ, 
     tests pass max to show what the old model would say)."""
     board, w_in, w_room, kv_in, kv_room = scenario
     line = line or board_cache_line(board)
+    copy = ram_copy(entry, kv_room) if w_in.endswith(RAM_COPY) else None
+    w_in = memory_of(w_in)
     bw = {m: bandwidth_mb_s(m, line, bandwidth) for m in (w_in, kv_in)}
     cyc = cycles_per_token(entry, cycles)
     compute1 = cyc / (clock_mhz * 1e6)
@@ -256,9 +290,10 @@ def estimate(entry, scenario, bandwidth=None, cycles=None, clock_mhz=CLOCK_MHZ, 
     compute2 = compute1 * (1 - p) + compute1 * p / 2 + calls * handoff_us * 1e-6
     w_bytes = entry["weight_bytes_per_token"]
     kv_bytes = kv_bytes_per_token(entry)
-    memory = w_bytes / (bw[w_in] * 1e6) + kv_bytes / (bw[kv_in] * 1e6)
+    copied = copy[1] if copy else 0
+    memory = (w_bytes - copied) / (bw[w_in] * 1e6) + (copied + kv_bytes) / (bw[kv_in] * 1e6)
     file_bytes = entry.get("file_bytes", w_bytes)
-    kv_alloc = kv_cache_bytes(entry)
+    kv_alloc = kv_cache_bytes(entry) + copied
     if w_in == kv_in:
         fits = file_bytes + kv_alloc <= w_room
         why = "file and KV cache %.1f MiB, room %.1f MiB" % ((file_bytes + kv_alloc) / 2**20, w_room / 2**20)
@@ -270,7 +305,8 @@ def estimate(entry, scenario, bandwidth=None, cycles=None, clock_mhz=CLOCK_MHZ, 
             why = "KV cache %d KiB, heap %d KiB" % (kv_alloc // 1024, kv_room // 1024)
     combine = combine or (lambda compute, mem: compute + mem)
     t1, t2 = combine(compute1, memory), combine(compute2, memory)
-    return {"board": board, "weights_in": w_in, "kv_in": kv_in, "fits": fits, "why_not": None if fits else why,
+    return {"board": board, "weights_in": scenario[1], "kv_in": kv_in, "fits": fits,
+            "ram_copy": copy[0] if copy else None, "ram_copy_bytes": copied, "why_not": None if fits else why,
             "line": line, "bandwidth_mb_s": bw,
             "cpi": cyc / entry["instr_per_token"], "compute_s": [compute1, compute2], "memory_s": memory,
             "parallel_share": p, "split_calls": calls,
@@ -336,19 +372,26 @@ def estimate_all(bench, **kw):
     return rows
 
 
+def placed(row):
+    """Where a row's weights are read: "quad_flash", "quad_flash+ram (classifier)"."""
+    if row["weights_in"].endswith(RAM_COPY):
+        return "%s (%s)" % (row["weights_in"], row["ram_copy"] or "no copy")
+    return row["weights_in"]
+
+
 def print_table(rows, out=sys.stdout, kw=None):
     out.write("Estimated tokens/s on an ESP32-S3 at %.0f MHz (time model, not measured; host/s3model.py)\n"
               % CLOCK_MHZ)
     out.write("time per token = compute + memory (no overlap); memory at the board's cache line\n")
-    out.write("%-16s %-9s %-18s %-12s %-12s %4s %5s %9s %9s %9s %9s\n" % (
+    out.write("%-16s %-9s %-18s %-27s %-12s %4s %5s %9s %9s %9s %9s\n" % (
         "model", "weights", "board", "weights in", "KV in", "line", "CPI", "compute", "memory", "1 core",
         "2 cores"))
     for r in rows:
         tail = "%9.1f %9.1f" % tuple(r["tok_s_estimate"])
         if not r["fits"]:
             tail += "  (does not fit: %s)" % r["why_not"]
-        out.write("%-16s %-9s %-18s %-12s %-12s %4d %5.2f %7.2fms %7.2fms %s\n" % (
-            r["model"], r["config"], r["board"], r["weights_in"], r["kv_in"], r["line"], r["cpi"],
+        out.write("%-16s %-9s %-18s %-27s %-12s %4d %5.2f %7.2fms %7.2fms %s\n" % (
+            r["model"], r["config"], r["board"], placed(r), r["kv_in"], r["line"], r["cpi"],
             1e3 * r["compute_s"][0], 1e3 * r["memory_s"], tail))
     out.write("Reference, measured on real boards: %.2f tok/s (DaveBben, stories260K fp32), %.0f tok/s (forks).\n"
               % (SEED_TOKS, FORKS_TOKS))
@@ -374,7 +417,11 @@ TARGETS = [
     # flash, twice the 1.4 tok/s of the seed's fork; stories260K in 4-bit
     # weights on the seed's own kind of board (quad PSRAM), 3 x 19.13.
     ("stories15M", "int4", ("tok_s", "LLM_S3_SPIRAM_OCT", "quad_flash", 1), 3,
-     "stories15M int4 from quad flash (N16R8), one core (estimate)"),
+     "stories15M int4 from quad flash (N16R8, place=\"flash\"), one core (estimate)"),
+    ("stories15M", "int4", ("tok_s", "LLM_S3_SPIRAM_OCT", "quad_flash" + RAM_COPY, 1), 3,
+     "stories15M int4 on the N16R8 as llm.load places it (a part copied to octal PSRAM), one core (estimate)"),
+    ("stories15M", "int4_kv8", ("tok_s", "LLM_S3_SPIRAM_OCT", "quad_flash" + RAM_COPY, 1), 3,
+     "stories15M int4 + int8 KV on the N16R8 as llm.load places it, one core (estimate)"),
     ("stories260K", "int4", ("tok_s", "LLM_S3_SPIRAM", "quad_psram", 2), 3 * SEED_TOKS,
      "stories260K int4, quad PSRAM (the seed's board), two cores (estimate)"),
 ]
@@ -477,7 +524,7 @@ def markdown(bench, rows, kw):
             t = "does not fit (%s); %.1f if it did | %.1f" % (r["why_not"], r["tok_s_estimate"][0],
                                                                r["tok_s_estimate"][1])
         lines.append("| %s | %s | %s | %s | %s | %.2f | %.1f ms | %.1f ms | %s |" % (
-            r["model"], r["config"], r["board"], r["weights_in"], r["kv_in"], r["cpi"], 1e3 * r["compute_s"][0],
+            r["model"], r["config"], r["board"], placed(r), r["kv_in"], r["cpi"], 1e3 * r["compute_s"][0],
             1e3 * r["memory_s"], t))
     lines += ["", "Measured on real boards by other projects: %.2f tok/s (DaveBben's esp32-llm, stories260K fp32), "
               "%.0f tok/s (the fastest forks)." % (SEED_TOKS, FORKS_TOKS), ""]
@@ -486,6 +533,7 @@ def markdown(bench, rows, kw):
 
 # The README's table: per configuration, the places worth showing, in order.
 README_PLACES = [("LLM_S3_SPIRAM", "quad_psram", "quad PSRAM"), ("LLM_S3_SPIRAM_OCT", "quad_flash", "quad flash"),
+                 ("LLM_S3_SPIRAM_OCT", "quad_flash" + RAM_COPY, "quad flash with the %s in octal PSRAM (load's default)"),
                  ("LLM_S3_SPIRAM_OCT", "octal_psram", "octal PSRAM"), ("LLM_S3_OCTAL", "octal_flash", "octal flash")]
 KV_NAMES = {"f32": "fp32 KV cache", "int8": "int8 KV cache"}
 
@@ -500,7 +548,9 @@ def readme_markdown(bench, rows, kw):
         shown = [(mine[b, w], where) for b, w, where in README_PLACES if (b, w) in mine]
         fits = [(r, where) for r, where in shown if r["fits"]]
         if fits:
-            cell = "; ".join("%.0f / %.0f from %s" % (r["tok_s_estimate"][0], r["tok_s_estimate"][1], where)
+            fits = [(r, where) for r, where in fits if "%s" not in where or r["ram_copy"]]
+            cell = "; ".join("%.0f / %.0f from %s" % (r["tok_s_estimate"][0], r["tok_s_estimate"][1],
+                                                     where % r["ram_copy"] if "%s" in where else where)
                              for r, where in fits)
         else:
             r, where = shown[-1]

@@ -132,17 +132,21 @@ def module_sources():
 
 
 def test_module_compiled_with_idf_flags(built):
-    """The linked copy of every _llm source is -O2 and -ffp-contract=off, with
-    ESP-IDF's definitions (ESP_PLATFORM) and its per-file flags."""
+    """The linked copy of every _llm source has sources.txt's cflags (-O3 -ffp-contract=off) after
+    ESP-IDF's -O2, with
+    ESP-IDF's definitions (ESP_PLATFORM), the FreeRTOS build's own
+    (defines_freertos: the two-core threshold) and its per-file flags."""
     board, build = built
     copies = linked_copies(build)
     assert sorted(copies) == sorted(module_sources())
     extra = file_cflags()
     for name, (args, _) in copies.items():
         opt = [a for a in args if a.startswith("-O")]
-        assert opt and opt[-1] == "-O2", (name, opt)
+        assert opt and opt[-1] == "-O3", (name, opt)
         assert "-ffp-contract=off" in args, name
         assert "-DESP_PLATFORM" in args and "-mlongcalls" in args, name
+        for define in sources("defines_freertos"):
+            assert "-D" + define in args, (name, define)
         for flag in extra.get(name, []):
             assert flag in args, (name, flag)
 

@@ -121,7 +121,8 @@ def test_slower_memory_always_costs_and_costs_the_same_on_two_cores():
         for sc in s3model.SCENARIOS:
             line = s3model.board_cache_line(sc[0])
             base = s3model.estimate(e, sc, min_work=1)
-            slower = s3model.estimate(e, sc, min_work=1, bandwidth={sc[1]: s3model.BANDWIDTH_MB_S[sc[1]][line] / 2})
+            w_in = s3model.memory_of(sc[1])
+            slower = s3model.estimate(e, sc, min_work=1, bandwidth={w_in: s3model.BANDWIDTH_MB_S[w_in][line] / 2})
             assert slower["compute_s"] == base["compute_s"]
             extra = slower["memory_s"] - base["memory_s"]
             assert extra > 0
@@ -184,7 +185,7 @@ def test_cli_json_markdown_and_overrides(tmp_path):
     assert data["calibration"]["measured"] == 19.13
     slow = json.loads(run("--json", "--bandwidth", "quad_flash=1").stdout)
     for a, b in zip(data["estimates"], slow["estimates"]):
-        if a["weights_in"] == "quad_flash":
+        if s3model.memory_of(a["weights_in"]) == "quad_flash":
             assert b["memory_s"] > a["memory_s"]
         else:
             assert b["memory_s"] == a["memory_s"]
@@ -370,3 +371,44 @@ def test_update_doc_rewrites_the_readme_and_the_doc_sections(tmp_path):
     assert (readme.read_text(), doc.read_text()) == before
     bad = run("--update-doc", str(plain))
     assert bad.returncode != 0 and "no generated section" in bad.stderr
+
+
+def placed_entry(layers, classifier, kv=100_000, act=50_000):
+    e = entry(1e6, layers + classifier)
+    e.update(layer_bytes=layers, classifier_bytes=classifier, load_kv_bytes=kv, load_activation_bytes=act)
+    return e
+
+
+def test_ram_copy_takes_the_bigger_part_that_fits_as_llm_load_does():
+    heap = 8 << 20
+    room = heap - 100_000 - 50_000 - s3model.RAM_RESERVE
+    assert s3model.ram_copy(placed_entry(3_000_000, 5_000_000), heap) == ("classifier", 5_000_000)
+    assert s3model.ram_copy(placed_entry(5_000_000, 3_000_000), heap) == ("layers", 5_000_000)
+    # The bigger part does not fit: the smaller one is copied; neither: none.
+    assert s3model.ram_copy(placed_entry(3_000_000, room + 1), heap) == ("layers", 3_000_000)
+    assert s3model.ram_copy(placed_entry(3_000_000, room), heap) == ("classifier", room)
+    assert s3model.ram_copy(placed_entry(room + 1, room + 2), heap) is None
+    # A bench JSON from before the sizes were recorded: no copy assumed.
+    assert s3model.ram_copy(entry(1e6, 1000), heap) is None
+
+
+def test_ram_copy_reads_the_copied_part_at_the_heaps_speed():
+    e = placed_entry(3_000_000, 5_000_000)
+    flash = ("B", "quad_flash", 10 << 20, "octal_psram", 8 << 20)
+    default = ("B", "quad_flash" + s3model.RAM_COPY, 10 << 20, "octal_psram", 8 << 20)
+    a, b = s3model.estimate(e, flash), s3model.estimate(e, default)
+    assert (a["ram_copy"], b["ram_copy"]) == (None, "classifier")
+    bw = b["bandwidth_mb_s"]
+    assert bw["octal_psram"] > bw["quad_flash"]
+    saved = 5_000_000 / (bw["quad_flash"] * 1e6) - 5_000_000 / (bw["octal_psram"] * 1e6)
+    assert a["memory_s"] - b["memory_s"] == pytest.approx(saved)
+    assert a["compute_s"] == b["compute_s"]
+    # The copy takes heap: a KV cache that fitted next to the file alone may not.
+    tight = ("B", "quad_flash" + s3model.RAM_COPY, 10 << 20, "octal_psram", 5_000_000 + 400_000)
+    assert s3model.estimate(e, tight)["ram_copy"] == "layers"
+
+
+def test_ram_reserve_is_llm_loads():
+    with open(os.path.join(REPO, "app", "llm", "model.py")) as f:
+        text = f.read()
+    assert "_RAM_RESERVE = %d * 1024\n" % (s3model.RAM_RESERVE // 1024) in text

@@ -20,6 +20,8 @@ if(NOT _llm_bindings OR NOT _llm_kernels OR NOT _llm_flags)
 endif()
 llm_sources_get(_llm_freertos kernels_freertos)
 list(APPEND _llm_kernels ${_llm_freertos})
+llm_sources_get(_llm_freertos_defines defines_freertos)
+target_compile_definitions(usermod_llm INTERFACE ${_llm_freertos_defines})
 if(IDF_TARGET STREQUAL "esp32s3")
     llm_sources_get(_llm_s3 kernels_esp32s3)
     list(APPEND _llm_kernels ${_llm_s3})
@@ -51,9 +53,9 @@ if(COMMAND idf_build_get_property)
         ${_llm_idf_options} "$<$<COMPILE_LANGUAGE:C>:${_llm_idf_c_options}>")
     target_compile_definitions(usermod_llm INTERFACE ${_llm_idf_definitions})
 endif()
-# After ESP-IDF's: for a repeated option the last one counts, and ESP-IDF's
-# optimisation level (-O2 under CONFIG_COMPILER_OPTIMIZATION_PERF, which
-# MicroPython's boards/sdkconfig.base sets) is the module's (see sources.txt).
+# After ESP-IDF's: for a repeated option the last one counts, so the module's
+# -O3 (sources.txt) replaces ESP-IDF's -O2 (CONFIG_COMPILER_OPTIMIZATION_PERF,
+# which MicroPython's boards/sdkconfig.base sets) for _llm alone.
 target_compile_options(usermod_llm INTERFACE "$<$<COMPILE_LANGUAGE:C>:${_llm_flags}>")
 
 # Per-file additions, in the directory of each copy (this component's and the

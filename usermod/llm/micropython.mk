@@ -21,11 +21,6 @@ $(BUILD)/llm/%.o: CFLAGS += $(call llm_sources,cflags)
 $(foreach f,$(shell sed -n 's/^file_cflags \([^:]*\):.*/\1/p' $(LLM_SOURCES_TXT)),\
 	$(eval $(BUILD)/llm/$(basename $(f)).o: CFLAGS += $(call llm_sources,file_cflags $(f))))
 
-ifeq ($(CROSS_COMPILE),)
-# The host (unix port): see sources.txt.
-$(BUILD)/llm/%.o: CFLAGS += $(call llm_sources,cflags_unix)
-endif
-
 ifneq ($(findstring esp32s3,$(CROSS_COMPILE)),)
 # The ESP32-S3 (the s3sim port): ESP-IDF's code generation, as the firmware.
 $(BUILD)/llm/%.o: CFLAGS += $(call llm_sources,cflags_xtensa)

@@ -4,16 +4,11 @@
 // Below this many multiply-adds a hand-off to the other core costs more than
 // it saves.  Host (pthreads): measured with make bench; splitting
 // stories260K's 32K multiply-add matmuls made it slower, while stories15M's
-// 83K and up gain.  ESP32-S3 (FreeRTOS semaphores): not measured on a chip;
-// the S3 time model (host/s3model.py, which reads the value from here) with
-// its assumed 10 us per hand-off finds the gain from about 2K multiply-adds
-// at the S3's int8 speed, so 8K keeps a margin.  Re-measure on a board.
+// 83K and up gain.  The ESP-IDF firmware sets its own (FreeRTOS semaphores
+// cost less than a pthread wake-up): sources.txt's defines_freertos, which
+// the S3 time model reads too.
 #if !defined(LLM_PARALLEL_MIN_WORK)
-#if defined(ESP_PLATFORM)
-#define LLM_PARALLEL_MIN_WORK (8 * 1024L)
-#else
 #define LLM_PARALLEL_MIN_WORK (64 * 1024L)
-#endif
 #endif
 
 #if defined(LLM_NO_THREADS)
