@@ -11,7 +11,7 @@ ARCH=xtensawin), starts one emulator per fixture and checks:
 - int8 greedy tokens equal to the host firmware's for the same .llm file;
 - Ctrl-C during generation, and malformed model files, leave the port running;
 - the xtensawin _llm.mpy, installed with mip on the build without _llm,
-  gives the same tokens.
+  gives the same tokens (and its objects give mpy_ld no GOT name to share).
 
 Needs the S3 test tools (make s3-tools, from SHARED_DIR) and mpremote;
 fails, not skips, when they are missing.
@@ -298,9 +298,45 @@ def stock_board(built, tmp_path_factory):
         yield port
 
 
-@pytest.mark.xfail(strict=True, reason="known defect, not yet fixed: after this turn's kernel split and int4 "
-                   "kernels, the xtensawin .mpy stops the emulated S3 core with FATAL 0x0f at load or first "
-                   "token (see the closing note); strict, so the fix must remove this mark")
+def test_xtensawin_objects_do_not_share_local_got_names(built):
+    """MicroPython 1.25's mpy_ld names a literal that points at a static
+    function or object "SECTION+0xOFFSET" and makes one GOT entry per name for
+    all objects: two objects whose literals point into same-named sections at
+    the same offset would share it, and one would call or read the other's
+    code or data (transformer.c's parallel callback ran llm_natmod.c's print
+    function: FATAL 0x0f).  The Makefile links copies of the objects whose
+    text and data sections carry the object's name; check that no such
+    section name is in two of them."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.relocation import RelocationSection
+
+    unique = os.path.join(BUILD, "natmod", "xtensawin", "obj", "unique")
+    objects = sorted(f for f in os.listdir(unique) if f.endswith(".o"))
+    assert "transformer.o" in objects and "llm_natmod.o" in objects, objects
+    owners = {}
+    for name in objects:
+        with open(os.path.join(unique, name), "rb") as f:
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
+            for sec in elf.iter_sections():
+                if not (isinstance(sec, RelocationSection) and sec.name.startswith(".rela.literal")):
+                    continue
+                for r in sec.iter_relocations():
+                    sym = symtab.get_symbol(r["r_info_sym"])
+                    if sym["st_info"]["bind"] != "STB_LOCAL":
+                        continue
+                    # mpy_ld takes section symbols by their section's name,
+                    # other local symbols by their own name.
+                    if sym["st_info"]["type"] == "STT_SECTION":
+                        target = elf.get_section(sym["st_shndx"]).name
+                    else:
+                        target = sym.name
+                    owners.setdefault(target, set()).add(name)
+    shared = {t: sorted(o) for t, o in owners.items() if len(o) > 1}
+    assert shared == {}, shared
+    assert ".text.transformer" in owners  # the callbacks' literals were seen
+
+
 def test_mip_installed_xtensawin_mpy_gives_the_same_tokens(stock_board, int8_model, firmware):
     port = stock_board
     assert_stock_firmware(port)  # neither built in nor frozen
