@@ -168,7 +168,7 @@ static inline void attention_q8_heads(float *const *out, float *const *att, cons
     int pie) {
     float max_val[HEADS];
     scores_heads(out, att, q, c, nh, k, ks, ctx, n, head_size, pie, max_val);
-    int rs = pie ? llm_kv_q8_vstride(ctx) : ctx;
+    int rs = pie ? llm_kv_vstride_q8(ctx) : ctx;
     for (int t0 = 0; t0 < n; t0 += LLM_ATT_Q8_BLOCK) {
         int len = n - t0 < LLM_ATT_Q8_BLOCK ? n - t0 : LLM_ATT_Q8_BLOCK;
         // 16-byte aligned: the S3 keeps its digits here.

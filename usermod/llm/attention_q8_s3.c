@@ -87,7 +87,7 @@ static float scores_pie(float *att, const int8_t *qv, int qlen, float c, const i
 
 void llm_att_q8_scores_s3(float *const *att, const int8_t *const *q, const float *c, int nh,
     const int8_t *k, const float *ks, int ctx, int n, int head_size, float *max_val, int pie) {
-    int kstride = llm_kv_q8_kstride(head_size);
+    int kstride = llm_kv_kstride_q8(head_size);
     (void)ctx;
     if (pie == 1) {
         int qlen = (kstride + 15) & ~15;

@@ -13,7 +13,7 @@ int llm_kv_type_ok(int type) {
 // Q8: the codes' blocks, rounded up to 4 bytes so that the scales after them
 // are aligned.
 static uint64_t q8_codes_bytes(int n_layers, int n_kv_heads, int head_size, int ctx) {
-    uint64_t n = (uint64_t)n_layers * n_kv_heads * llm_kv_q8_block_bytes(ctx, head_size);
+    uint64_t n = (uint64_t)n_layers * n_kv_heads * llm_kv_block_bytes_q8(ctx, head_size);
     return (n + 3) & ~(uint64_t)3;
 }
 
@@ -58,7 +58,7 @@ static size_t block(const llm_kv_cache_t *kv, int layer, int h) {
 
 // Q8: byte offset of that block's codes (keys or values).
 static size_t q8_offset(const llm_kv_cache_t *kv, int layer, int h) {
-    return ((size_t)layer * kv->n_kv_heads + h) * (size_t)llm_kv_q8_block_bytes(kv->ctx, kv->head_size);
+    return ((size_t)layer * kv->n_kv_heads + h) * (size_t)llm_kv_block_bytes_q8(kv->ctx, kv->head_size);
 }
 
 static void store_f32(llm_kv_cache_t *kv, size_t b, int pos, const float *k, const float *v) {
@@ -76,7 +76,7 @@ static void store_q8(llm_kv_cache_t *kv, size_t b, size_t off, int pos, const fl
     llm_quantize_q8(codes, kv->key_scales + b + pos, k, hs, hs);
     int8_t *kc = (int8_t *)kv->keys + off;
     if (LLM_ATT_Q8_PIE) {
-        memcpy(kc + (size_t)pos * llm_kv_q8_kstride(hs), codes, (size_t)hs);
+        memcpy(kc + (size_t)pos * llm_kv_kstride_q8(hs), codes, (size_t)hs);
     } else {
         for (int i = 0; i < hs; i++) {
             kc[(size_t)i * kv->ctx + pos] = codes[i];
@@ -84,7 +84,7 @@ static void store_q8(llm_kv_cache_t *kv, size_t b, size_t off, int pos, const fl
     }
     llm_quantize_q8(codes, kv->value_scales + b + pos, v, hs, hs);
     int8_t *vc = (int8_t *)kv->values + off + pos;
-    size_t vstride = (size_t)llm_kv_q8_vstride(kv->ctx);
+    size_t vstride = (size_t)llm_kv_vstride_q8(kv->ctx);
     for (int i = 0; i < hs; i++) {
         vc[i * vstride] = codes[i];
     }

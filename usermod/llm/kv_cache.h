@@ -34,16 +34,16 @@
 //   unaligned one is read without the SIMD.
 // Both layouts hold the same codes and give the same results, bit for bit
 // (tests/test_attention_q8.py, tests/test_s3_kernels.py).
-static inline int llm_kv_q8_kstride(int head_size) {
+static inline int llm_kv_kstride_q8(int head_size) {
     return LLM_ATT_Q8_PIE ? (head_size + 7) & ~7 : head_size;
 }
-static inline int llm_kv_q8_vstride(int ctx) {
+static inline int llm_kv_vstride_q8(int ctx) {
     return LLM_ATT_Q8_PIE ? (ctx + 15) & ~15 : ctx;
 }
-static inline uint64_t llm_kv_q8_block_bytes(int ctx, int head_size) {
+static inline uint64_t llm_kv_block_bytes_q8(int ctx, int head_size) {
     // S3: ctx * kstride keys and head_size * vstride values both fit in
     // vstride * kstride, a multiple of 16.
-    return (uint64_t)llm_kv_q8_vstride(ctx) * llm_kv_q8_kstride(head_size);
+    return (uint64_t)llm_kv_vstride_q8(ctx) * llm_kv_kstride_q8(head_size);
 }
 
 typedef struct {

@@ -143,43 +143,40 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
 // their table entries' offsets are into it.
 enum { LLM_PART_EMBEDDING = 1, LLM_PART_LAYERS = 2, LLM_PART_CLASSIFIER = 4 };
 
-static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
-    mp_arg_check_num(n_args, n_kw, 5, 7, false);
-    llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
-    memset(&self->m, 0, sizeof(self->m));
-    self->ram.obj = MP_OBJ_NULL;
-    self->scratch = NULL;
-    llm_model_t *m = &self->m;
-    llm_config_t *c = &m->cfg;
-    get_config(args[2], c);
-    mp_int_t ctx = llm_get_word(args[3], MP_QSTR_ctx);
-    if (ctx <= 0 || ctx > c->seq_len) {
-        mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
-    }
-    m->ctx = (int)ctx;
-    m->kv.type = get_kv_type(args[4]);
-
+// The weights' buffer and, when llm.load copied a part of it into RAM, the
+// copy (args[5]) with the mask of the parts it holds (args[6]).
+static mp_int_t hold_buffers(llm_model_obj_t *self, size_t n_args, const mp_obj_t *args,
+    mp_buffer_info_t *wb, mp_buffer_info_t *rb) {
     llm_hold(&self->weights, args[0], MP_QSTR_weights);
-    mp_buffer_info_t wb = { .buf = (void *)self->weights.buf, .len = self->weights.len };
-    mp_buffer_info_t rb = wb;
-    mp_int_t parts = 0;
-    if (n_args > 5 && args[5] != mp_const_none) {
-        if (n_args < 7) {
-            mp_raise_ValueError(MP_ERROR_TEXT("ram needs parts"));
-        }
-        parts = mp_obj_get_int(args[6]);
-        if (parts <= 0 || parts > (LLM_PART_EMBEDDING | LLM_PART_LAYERS | LLM_PART_CLASSIFIER)) {
-            mp_raise_ValueError(MP_ERROR_TEXT("parts must be a non-zero mask of 1, 2 and 4"));
-        }
-        llm_hold(&self->ram, args[5], MP_QSTR_ram);
-        rb.buf = (void *)self->ram.buf;
-        rb.len = self->ram.len;
+    wb->buf = (void *)self->weights.buf;
+    wb->len = self->weights.len;
+    *rb = *wb;
+    if (n_args <= 5 || args[5] == mp_const_none) {
+        return 0;
     }
-    const mp_buffer_info_t *eb = (parts & LLM_PART_EMBEDDING) ? &rb : &wb;
-    const mp_buffer_info_t *lb = (parts & LLM_PART_LAYERS) ? &rb : &wb;
-    const mp_buffer_info_t *cb = (parts & LLM_PART_CLASSIFIER) ? &rb : &wb;
+    if (n_args < 7) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ram needs parts"));
+    }
+    mp_int_t parts = mp_obj_get_int(args[6]);
+    if (parts <= 0 || parts > (LLM_PART_EMBEDDING | LLM_PART_LAYERS | LLM_PART_CLASSIFIER)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("parts must be a non-zero mask of 1, 2 and 4"));
+    }
+    llm_hold(&self->ram, args[5], MP_QSTR_ram);
+    rb->buf = (void *)self->ram.buf;
+    rb->len = self->ram.len;
+    return parts;
+}
+
+// Every tensor of the table, checked against its buffer (the file's or the
+// RAM copy's, by parts), into m's weights.
+static void read_tensors(llm_model_t *m, mp_obj_t table_obj, const mp_buffer_info_t *wb,
+    const mp_buffer_info_t *rb, mp_int_t parts) {
+    const llm_config_t *c = &m->cfg;
+    const mp_buffer_info_t *eb = (parts & LLM_PART_EMBEDDING) ? rb : wb;
+    const mp_buffer_info_t *lb = (parts & LLM_PART_LAYERS) ? rb : wb;
+    const mp_buffer_info_t *cb = (parts & LLM_PART_CLASSIFIER) ? rb : wb;
     size_t table_len;
-    const int32_t *table = (const int32_t *)llm_get_floats(args[1], &table_len, MP_BUFFER_READ, MP_QSTR_table);
+    const int32_t *table = (const int32_t *)llm_get_floats(table_obj, &table_len, MP_BUFFER_READ, MP_QSTR_table);
     size_t want = (size_t)LLM_FILE_N_TENSORS(c->n_layers) * ENTRY;
     if (table_len != want) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("table needs %u int32 for %d layers"),
@@ -215,7 +212,7 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
         w->w2 = t[T_w2];
         w->w3 = t[T_w3];
     }
-    buf = &wb;
+    buf = wb;
     LLM_FILE_RMS_FINAL(LLM_GET_TENSOR)
     m->rms_final = t[0].data;
     e += ENTRY;
@@ -223,6 +220,26 @@ static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, siz
     LLM_FILE_CLASSIFIER(LLM_GET_TENSOR)
     m->classifier = t[0];
     #undef LLM_GET_TENSOR
+}
+
+static mp_obj_t llm_model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 5, 7, false);
+    llm_model_obj_t *self = mp_obj_malloc(llm_model_obj_t, type);
+    memset(&self->m, 0, sizeof(self->m));
+    self->ram.obj = MP_OBJ_NULL;
+    self->scratch = NULL;
+    llm_model_t *m = &self->m;
+    llm_config_t *c = &m->cfg;
+    get_config(args[2], c);
+    mp_int_t ctx = llm_get_word(args[3], MP_QSTR_ctx);
+    if (ctx <= 0 || ctx > c->seq_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("ctx must be between 1 and seq_len"));
+    }
+    m->ctx = (int)ctx;
+    m->kv.type = get_kv_type(args[4]);
+    mp_buffer_info_t wb, rb;
+    mp_int_t parts = hold_buffers(self, n_args, args, &wb, &rb);
+    read_tensors(m, args[1], &wb, &rb, parts);
 
     // Allocation last, after every check: a bad file costs no memory.
     uint64_t state_bytes = llm_state_bytes(c, m->ctx), kv_bytes = llm_model_kv_bytes(c, m->ctx, m->kv.type);
