@@ -41,10 +41,8 @@ target_include_directories(usermod_llm INTERFACE ${CMAKE_CURRENT_LIST_DIR})
 # do not reach that copy either.  Without ESP-IDF's options it is -O0, and
 # without its definitions (ESP_PLATFORM) parallel_freertos.c compiles to
 # nothing, so llm.threads(2) would stay on one core.  So _llm carries
-# ESP-IDF's own options and definitions, and its flags from sources.txt; the
-# main component, which gets them anyway, sees them twice, harmlessly.
-# (The module's -ffp-contract=off thereby reaches the main component's other
-# sources too: that is C's default float semantics, no loss.)
+# ESP-IDF's own options and definitions; the main component, which gets them
+# anyway, sees them twice, harmlessly.
 if(COMMAND idf_build_get_property)
     idf_build_get_property(_llm_idf_options COMPILE_OPTIONS)
     idf_build_get_property(_llm_idf_c_options C_COMPILE_OPTIONS)
@@ -53,19 +51,26 @@ if(COMMAND idf_build_get_property)
         ${_llm_idf_options} "$<$<COMPILE_LANGUAGE:C>:${_llm_idf_c_options}>")
     target_compile_definitions(usermod_llm INTERFACE ${_llm_idf_definitions})
 endif()
-# After ESP-IDF's: for a repeated option the last one counts, so the module's
-# -O3 (sources.txt) replaces ESP-IDF's -O2 (CONFIG_COMPILER_OPTIMIZATION_PERF,
+# The module's flags from sources.txt (cflags, then a file's file_cflags),
+# as properties of its own sources in the directory of each copy (this
+# component's and the project's, where micropython.elf is defined): not as
+# INTERFACE options, which would reach every source of the main component
+# (MicroPython's own at -O3 trip -Werror=stringop-overflow).  Source options
+# come after the target's, and for a repeated option the last one counts, so
+# the module's -O3 replaces ESP-IDF's -O2 (CONFIG_COMPILER_OPTIMIZATION_PERF,
 # which MicroPython's boards/sdkconfig.base sets) for _llm alone.
-target_compile_options(usermod_llm INTERFACE "$<$<COMPILE_LANGUAGE:C>:${_llm_flags}>")
-
-# Per-file additions, in the directory of each copy (this component's and the
-# project's, where micropython.elf is defined).
 file(STRINGS ${LLM_SOURCES_TXT} _llm_file_lines REGEX "^file_cflags ")
-foreach(_line IN LISTS _llm_file_lines)
-    string(REGEX REPLACE "^file_cflags ([^:]+):.*" "\\1" _file "${_line}")
-    string(REGEX REPLACE "^file_cflags [^:]+:[ \t]*" "" _opts "${_line}")
-    separate_arguments(_opts UNIX_COMMAND "${_opts}")
-    set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/${_file}
+foreach(_src IN LISTS _llm_bindings _llm_kernels)
+    get_filename_component(_name ${_src} NAME)
+    set(_opts ${_llm_flags})
+    foreach(_line IN LISTS _llm_file_lines)
+        if(_line MATCHES "^file_cflags ${_name}:")
+            string(REGEX REPLACE "^file_cflags [^:]+:[ \t]*" "" _extra "${_line}")
+            separate_arguments(_extra UNIX_COMMAND "${_extra}")
+            list(APPEND _opts ${_extra})
+        endif()
+    endforeach()
+    set_source_files_properties(${_src}
         DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_SOURCE_DIR}
         PROPERTIES COMPILE_OPTIONS "${_opts}")
 endforeach()
