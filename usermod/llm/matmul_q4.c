@@ -161,6 +161,42 @@ typedef struct {
 //   into +0.0f as llm_half_to_float does (no sign bit: the flag's promise);
 // - sum += ((float)dot * w_scale) * x_scale in the FPU, in C's order, with
 //   no fused multiply-add, so the bits are the C loop's.
+// One group of rows_q4_pie32 at byte offset WO of w, SO of ws and XO of
+// the x groups (whose pointers the caller advances).
+#define Q4_SPLIT_WORDS(WO, BO) \
+    "l32i %[t0], %[w], " #WO "+" #BO "\n" \
+    "l32i %[t2], %[w], " #WO "+" #BO "+4\n" \
+    "srli %[t1], %[t0], 4\n" \
+    "srli %[t3], %[t2], 4\n" \
+    "and %[t0], %[t0], %[m]\n" \
+    "and %[t1], %[t1], %[m]\n" \
+    "and %[t2], %[t2], %[m]\n" \
+    "and %[t3], %[t3], %[m]\n" \
+    "s32i %[t0], %[b], " #BO "\n" \
+    "s32i %[t1], %[b], " #BO "+16\n" \
+    "s32i %[t2], %[b], " #BO "+4\n" \
+    "s32i %[t3], %[b], " #BO "+20\n"
+#define Q4_GROUP(WO, SO, XO) \
+    "l32i %[t0], %[px], " #XO "\n" \
+    "wur.accx_0 %[t0]\n" \
+    Q4_SPLIT_WORDS(WO, 0) \
+    Q4_SPLIT_WORDS(WO, 8) \
+    "ee.vld.128.ip q0, %[b], 16\n" \
+    "ee.vmulas.s8.accx.ld.ip q2, %[b], -16, q0, q1\n" \
+    "ee.vld.128.ip q3, %[xo], 16\n" \
+    "ee.vmulas.s8.accx.ld.ip q1, %[xe], 16, q2, q3\n" \
+    "rur.accx_0 %[t0]\n" \
+    "l16ui %[t1], %[ws], " #SO "\n" \
+    "float.s %[f0], %[t0], 0\n" \
+    "slli %[t2], %[t1], 13\n" \
+    "add %[t2], %[t2], %[rb]\n" \
+    "moveqz %[t2], %[t1], %[t1]\n" \
+    "wfr %[f1], %[t2]\n" \
+    "lsi %[f2], %[px], " #XO "+4\n" \
+    "mul.s %[f0], %[f0], %[f1]\n" \
+    "mul.s %[f0], %[f0], %[f2]\n" \
+    "add.s %[sum], %[sum], %[f0]\n"
+
 static void __attribute__((noinline)) rows_q4_pie32(float *out, const int8_t *xe, const int8_t *xo,
     const q4_xgroup_t *xg, const uint8_t *w, const uint16_t *ws, int d, int groups) {
     int8_t buf[32] __attribute__((aligned(16)));
@@ -171,58 +207,27 @@ static void __attribute__((noinline)) rows_q4_pie32(float *out, const int8_t *xe
         const q4_xgroup_t *px = xg;
         uint32_t t0, t1, t2, t3;
         float sum, f0, f1, f2;
-        // q1 holds the group's even columns of x, loaded ahead (by the
-        // last multiply of the group before; xe has 16 bytes of slack).
+        // Two groups per loop trip (one pointer step each for w, ws and
+        // the x groups), then the odd one.  q1 holds the group's even
+        // columns of x, loaded ahead by the last multiply of the group
+        // before (xe has 16 bytes of slack for the row's last).
         __asm__ volatile (
             "movi.n %[t0], 0\n"
             "wfr %[sum], %[t0]\n"
             "ee.vld.128.ip q1, %[xe], 16\n"
-            "loopnez %[n], .Lq4p_end%=\n"
-            "l32i %[t0], %[px], 0\n"
-            "wur.accx_0 %[t0]\n"
-            "l32i %[t0], %[w], 0\n"
-            "l32i %[t2], %[w], 4\n"
-            "srli %[t1], %[t0], 4\n"
-            "srli %[t3], %[t2], 4\n"
-            "and %[t0], %[t0], %[m]\n"
-            "and %[t1], %[t1], %[m]\n"
-            "and %[t2], %[t2], %[m]\n"
-            "and %[t3], %[t3], %[m]\n"
-            "s32i %[t0], %[b], 0\n"
-            "s32i %[t1], %[b], 16\n"
-            "s32i %[t2], %[b], 4\n"
-            "s32i %[t3], %[b], 20\n"
-            "l32i %[t0], %[w], 8\n"
-            "l32i %[t2], %[w], 12\n"
-            "srli %[t1], %[t0], 4\n"
-            "srli %[t3], %[t2], 4\n"
-            "and %[t0], %[t0], %[m]\n"
-            "and %[t1], %[t1], %[m]\n"
-            "and %[t2], %[t2], %[m]\n"
-            "and %[t3], %[t3], %[m]\n"
-            "s32i %[t0], %[b], 8\n"
-            "s32i %[t1], %[b], 24\n"
-            "s32i %[t2], %[b], 12\n"
-            "s32i %[t3], %[b], 28\n"
-            "addi %[w], %[w], 16\n"
-            "ee.vld.128.ip q0, %[b], 16\n"
-            "ee.vmulas.s8.accx.ld.ip q2, %[b], -16, q0, q1\n"
-            "ee.vld.128.ip q3, %[xo], 16\n"
-            "ee.vmulas.s8.accx.ld.ip q1, %[xe], 16, q2, q3\n"
-            "rur.accx_0 %[t0]\n"
-            "l16ui %[t1], %[ws], 0\n"
-            "float.s %[f0], %[t0], 0\n"
-            "slli %[t2], %[t1], 13\n"
-            "add %[t2], %[t2], %[rb]\n"
-            "moveqz %[t2], %[t1], %[t1]\n"
-            "wfr %[f1], %[t2]\n"
-            "lsi %[f2], %[px], 4\n"
-            "mul.s %[f0], %[f0], %[f1]\n"
-            "addi %[ws], %[ws], 2\n"
-            "addi %[px], %[px], 8\n"
-            "mul.s %[f0], %[f0], %[f2]\n"
-            "add.s %[sum], %[sum], %[f0]\n"
+            "srli %[t0], %[n], 1\n"
+            "loopnez %[t0], .Lq4p_end%=\n"
+            Q4_GROUP(0, 0, 0)
+            Q4_GROUP(16, 2, 8)
+            "addi %[w], %[w], 32\n"
+            "addi %[ws], %[ws], 4\n"
+            "addi %[px], %[px], 16\n"
             ".Lq4p_end%=:\n"
+            "bbci %[n], 0, .Lq4p_even%=\n"
+            Q4_GROUP(0, 0, 0)
+            "addi %[w], %[w], 16\n"
+            "addi %[ws], %[ws], 2\n"
+            ".Lq4p_even%=:\n"
             : [w] "+r" (w), [xe] "+r" (pe), [xo] "+r" (po), [px] "+r" (px), [ws] "+r" (ws), [b] "+r" (pb),
               [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3),
               [sum] "=&f" (sum), [f0] "=&f" (f0), [f1] "=&f" (f1), [f2] "=&f" (f2)
@@ -231,6 +236,8 @@ static void __attribute__((noinline)) rows_q4_pie32(float *out, const int8_t *xe
         out[i] = sum;
     }
 }
+#undef Q4_GROUP
+#undef Q4_SPLIT_WORDS
 
 static void matmul_q4_pie(float *out, const int8_t *xq, const float *xs,
     const uint8_t *w, const uint16_t *ws, int n, int d, int gs, int plain) {
