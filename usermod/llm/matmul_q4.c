@@ -149,10 +149,13 @@ typedef struct {
 // Rows of 32-code groups whose scales are all +0 or positive normal halves
 // (llm_q4_scales_plain): one asm loop per row does the whole row, integer
 // dot and float scaling, without a store of the dots.  Per group:
-// - ACCX's low word starts at -8 * sum(x) (wur.accx_0; ACCX's top byte is
-//   the previous group's sign extension and only the low word is read, so
-//   the result is the exact int32 dot of the signed codes: |ACCX| stays far
-//   below the 40-bit saturation);
+// - ACCX's low word starts at -8 * sum(x) (wur.accx_0), and only the low
+//   word is read, so the result is the exact int32 dot of the signed codes.
+//   ACCX's top byte is left as the group before left it: each group's carry
+//   or borrow out of the low word moves it by at most 1, so it is zeroed per
+//   row (ee.zero.accx): at most 32 groups a row keep ACCX within +-33 * 2^32,
+//   far from its 40-bit saturation.  (Zeroed once per matmul it drifted into
+//   saturation after a few hundred groups: the harness's 512-row case.)
 // - 16 bytes split by word into low and high nibbles (as pie_dots_q4), two
 //   ee.vmulas.s8.accx with x's even and odd columns, the second one loading
 //   x's odd columns as it goes;
@@ -200,7 +203,6 @@ typedef struct {
 static void __attribute__((noinline)) rows_q4_pie32(float *out, const int8_t *xe, const int8_t *xo,
     const q4_xgroup_t *xg, const uint8_t *w, const uint16_t *ws, int d, int groups) {
     int8_t buf[32] __attribute__((aligned(16)));
-    __asm__ volatile ("ee.zero.accx\n");
     for (int i = 0; i < d; i++) {
         const int8_t *pe = xe, *po = xo;
         int8_t *pb = buf;
@@ -212,6 +214,7 @@ static void __attribute__((noinline)) rows_q4_pie32(float *out, const int8_t *xe
         // columns of x, loaded ahead by the last multiply of the group
         // before (xe has 16 bytes of slack for the row's last).
         __asm__ volatile (
+            "ee.zero.accx\n"
             "movi.n %[t0], 0\n"
             "wfr %[sum], %[t0]\n"
             "ee.vld.128.ip q1, %[xe], 16\n"
