@@ -90,8 +90,10 @@ COUNT_CASES = {
     1: "matmul_f32 64x64", 2: "matmul_f32 n=172 d=64", 3: "matmul_f32 n=64 d=512 (classifier)",
     4: "matmul_q8 64x64 gs=64", 5: "attention_f32 pos=159 hs=8", 6: "attention_q8_cache pos=159 hs=8",
     7: "rmsnorm 64", 8: "softmax 160", 9: "swiglu 172", 10: "quantize_q8 64", 11: "matmul_q8 n=172 d=64 gs=43",
+    12: "matmul_q4 n=288 d=64 gs=32 plain scales", 13: "matmul_q4 n=288 d=64 gs=32 general",
 }
-MACS = {1: 64 * 64, 2: 172 * 64, 3: 64 * 512, 4: 64 * 64, 5: 160 * 8 * 2, 6: 160 * 8 * 2, 11: 172 * 64}
+MACS = {1: 64 * 64, 2: 172 * 64, 3: 64 * 512, 4: 64 * 64, 5: 160 * 8 * 2, 6: 160 * 8 * 2, 11: 172 * 64,
+        12: 288 * 64, 13: 288 * 64}
 
 
 def main(argv=None):

@@ -26,6 +26,7 @@
 #include <math.h>
 #include "attention_q8.h"
 #include "kernels.h"
+#include "matmul_q4.h"
 #include "matmul_q8.h"
 #include "quant.h"
 #include "sampler.h"
@@ -236,6 +237,73 @@ static void check_q8(int n, int d, int gs) {
     dump_f("out", o, d);
 }
 
+/* The 4-bit matmul against a plain C loop of its arithmetic (the exact
+ * integer dot of codes nibble - 8 per group, then
+ * sum += ((float)dot * llm_f16_to_f32(scale)) * x_scale in group order).
+ * Scales by mode: 0 normal halves as a converter writes them; 1 the same
+ * with +0 in some groups (whose codes are not 8); 2 subnormal and tiny
+ * normal halves; 3 some negative; 4 some -0; 5 every scale 0.  Modes 0, 1
+ * and 5 are plain (llm_q4_scales_plain), which the S3's fast path needs;
+ * 2-4 must take the general path and give the same bits.  off: w's offset
+ * from a 16-byte boundary (the S3's SIMD path needs 0). */
+static void q4_reference(float *out, const int8_t *xq, const float *xs, const uint8_t *w, const uint16_t *ws,
+    int n, int d, int gs) {
+    for (int i = 0; i < d; i++) {
+        float sum = 0.0f;
+        for (int g = 0; g < n / gs; g++) {
+            int32_t dot = 0;
+            for (int k = g * gs; k < (g + 1) * gs; k++) {
+                uint32_t b = w[(i * n + k) / 2];
+                dot += ((int32_t)((k & 1) ? b >> 4 : b & 15u) - 8) * xq[k];
+            }
+            sum += (float)dot * llm_f16_to_f32(ws[i * (n / gs) + g]) * xs[g];
+        }
+        out[i] = sum;
+    }
+}
+
+static void check_q4(int n, int d, int gs, int mode, int off) {
+    float *x = frand(n, 2.0f);
+    int8_t *xq = alloc((size_t)n);
+    uint8_t *w = (uint8_t *)alloc((size_t)(n / 2 * d) + 16) + off;
+    for (int i = 0; i < n / 2 * d; i++) {
+        w[i] = (uint8_t)(rnd() >> 24);
+    }
+    int ng = d * (n / gs);
+    float *xs = alloc((size_t)(n / gs) * 4), *o = alloc((size_t)d * 4), *r = alloc((size_t)d * 4);
+    uint16_t *ws = alloc((size_t)ng * 2);
+    halves(ws, ng);
+    for (int i = 0; i < ng; i++) {
+        uint32_t u = rnd();
+        if (mode == 1 && u % 5 == 0) {
+            ws[i] = 0;
+        } else if (mode == 2 && u % 3 == 0) {
+            ws[i] = (uint16_t)((u >> 8) % 0x0402 + 1);  /* subnormal 0x0001..0x03ff, or 0x0400..0x0402 */
+        } else if (mode == 3 && u % 3 == 0) {
+            ws[i] |= 0x8000;
+        } else if (mode == 4 && u % 4 == 0) {
+            ws[i] = 0x8000;
+        } else if (mode == 5) {
+            ws[i] = 0;
+        }
+    }
+    llm_quantize_q8(xq, xs, x, n, gs);
+    q4_reference(r, xq, xs, w, ws, n, d, gs);
+    llm_matmul_q4(o, xq, xs, w, ws, n, d, gs);
+    putn("q4 n=", n);
+    putn(" d=", d);
+    putn(" gs=", gs);
+    putn(" mode=", mode);
+    putn(" off=", off);
+    putn(" plain=", llm_q4_scales_plain(ws, ng));
+    putc_(' ');
+    dump_f("out", o, d);
+    same("matmul_q4", o, r, d);
+    /* The general path on the same scales, told nothing. */
+    llm_matmul_q4_scaled(o, xq, xs, w, ws, n, d, gs, 0);
+    same("matmul_q4 general", o, r, d);
+}
+
 static void check_norms(int n) {
     float *x = frand(n, 3.0f), *w = frand(n, 1.0f), *o = alloc((size_t)n * 4), *r = alloc((size_t)n * 4);
     llm_rmsnorm(o, x, w, n);
@@ -327,6 +395,16 @@ static void check(void) {
     for (size_t i = 0; i < sizeof(q8) / sizeof(q8[0]); i++) {
         check_q8(q8[i][0], q8[i][1], q8[i][2]);
     }
+    static const int q4[][5] = {
+        {32, 1, 32, 0, 0}, {32, 5, 32, 1, 0}, {64, 3, 32, 0, 0}, {288, 17, 32, 0, 0}, {288, 17, 32, 1, 0},
+        {288, 17, 32, 2, 0}, {288, 17, 32, 3, 0}, {288, 17, 32, 4, 0}, {288, 9, 32, 5, 0}, {768, 7, 32, 0, 0},
+        {1024, 3, 32, 1, 0}, {1056, 2, 32, 0, 0}, {288, 5, 32, 0, 8}, {128, 6, 64, 0, 0}, {128, 6, 64, 2, 0},
+        {192, 4, 96, 1, 0}, {96, 3, 16, 0, 0}, {30, 4, 6, 0, 0}, {64, 3, 2, 3, 0},
+        {64, 512, 32, 0, 0}, {192, 64, 32, 0, 0}, {64, 172, 32, 0, 0}, {64, 32, 32, 0, 0}, {1024, 40, 32, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof(q4) / sizeof(q4[0]); i++) {
+        check_q4(q4[i][0], q4[i][1], q4[i][2], q4[i][3], q4[i][4]);
+    }
     static const int nn[] = {1, 2, 7, 64, 172, 257};
     for (size_t i = 0; i < sizeof(nn) / sizeof(nn[0]); i++) {
         check_norms(nn[i]);
@@ -369,6 +447,9 @@ static void count(int which, int reps) {
             case 9: llm_swiglu(o, x, 172); break;
             case 10: llm_quantize_q8(xq, xs, x, 64, 64); break;
             case 11: llm_matmul_q8(o, xq, xs, wq, ws, 172, 64, 43); break;
+            /* 4-bit, 32-code groups: plain scales (the model's path), and the general one */
+            case 12: llm_matmul_q4_scaled(o, xq, xs, (const uint8_t *)wq, ws, 288, 64, 32, 1); break;
+            case 13: llm_matmul_q4_scaled(o, xq, xs, (const uint8_t *)wq, ws, 288, 64, 32, 0); break;
             default: break;
         }
     }
@@ -415,7 +496,7 @@ static int gen(const uint8_t *file, const uint8_t *tok, size_t tok_len, int step
     p += (size_t)c->seq_len * hs;  /* freq_cis_real and _imag, unused */
     const float *cls = shared ? emb : p;
     m->layers = alloc(sizeof(llm_layer_t) * (size_t)L);
-    #define T(t, d) do { (t).data = (d); (t).scales = NULL; (t).type = LLM_F32; (t).group_size = 0; } while (0)
+    #define T(t, d) do { (t).data = (d); (t).scales = NULL; (t).type = LLM_F32; (t).group_size = 0; (t).scales_plain = 0; } while (0)
     T(m->embedding, emb);
     T(m->classifier, cls);
     for (int l = 0; l < L; l++) {

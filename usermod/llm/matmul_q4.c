@@ -121,7 +121,7 @@ static inline void pie_dots_q4(int32_t *dots, const uint8_t *w, const int8_t *xe
 
 // The rows, apart from the x buffers: a small stack frame keeps the loop's
 // values in registers (offsets past 1 KB of a big frame cost two extra
-// instructions per spill).
+// instructions per spill).  Any scales: llm_half_to_float in C.
 static void __attribute__((noinline)) rows_q4_pie(float *out, const int8_t *xe, const int8_t *xo,
     const int32_t *xsum8, const float *xs, const uint8_t *w, const uint16_t *ws, int d, int groups, int gb) {
     int8_t buf[32] __attribute__((aligned(16)));
@@ -139,12 +139,119 @@ static void __attribute__((noinline)) rows_q4_pie(float *out, const int8_t *xe, 
     }
 }
 
+// Per group of x: minus 8 x (the sum of its codes), the accumulator's
+// start, and its scale, side by side so that one pointer walks both.
+typedef struct {
+    int32_t neg_xsum8;
+    float xs;
+} q4_xgroup_t;
+
+// Rows of 32-code groups whose scales are all +0 or positive normal halves
+// (llm_q4_scales_plain): one asm loop per row does the whole row, integer
+// dot and float scaling, without a store of the dots.  Per group:
+// - ACCX's low word starts at -8 * sum(x) (wur.accx_0), and only the low
+//   word is read, so the result is the exact int32 dot of the signed codes.
+//   ACCX's top byte is left as the group before left it: each group's carry
+//   or borrow out of the low word moves it by at most 1, so it is zeroed per
+//   row (ee.zero.accx): at most 32 groups a row keep ACCX within +-33 * 2^32,
+//   far from its 40-bit saturation.  (Zeroed once per matmul it drifted into
+//   saturation after a few hundred groups: the harness's 512-row case.)
+// - 16 bytes split by word into low and high nibbles (as pie_dots_q4), two
+//   ee.vmulas.s8.accx with x's even and odd columns, the second one loading
+//   x's odd columns as it goes;
+// - the scale by rebiasing the half's exponent: bits = (h << 13) + (112 << 23),
+//   exactly llm_half_to_float for a positive normal h, and moveqz makes h = 0
+//   into +0.0f as llm_half_to_float does (no sign bit: the flag's promise);
+// - sum += ((float)dot * w_scale) * x_scale in the FPU, in C's order, with
+//   no fused multiply-add, so the bits are the C loop's.
+// One group of rows_q4_pie32 at byte offset WO of w, SO of ws and XO of
+// the x groups (whose pointers the caller advances).
+#define Q4_SPLIT_WORDS(WO, BO) \
+    "l32i %[t0], %[w], " #WO "+" #BO "\n" \
+    "l32i %[t2], %[w], " #WO "+" #BO "+4\n" \
+    "srli %[t1], %[t0], 4\n" \
+    "srli %[t3], %[t2], 4\n" \
+    "and %[t0], %[t0], %[m]\n" \
+    "and %[t1], %[t1], %[m]\n" \
+    "and %[t2], %[t2], %[m]\n" \
+    "and %[t3], %[t3], %[m]\n" \
+    "s32i %[t0], %[b], " #BO "\n" \
+    "s32i %[t1], %[b], " #BO "+16\n" \
+    "s32i %[t2], %[b], " #BO "+4\n" \
+    "s32i %[t3], %[b], " #BO "+20\n"
+#define Q4_GROUP(WO, SO, XO) \
+    "l32i %[t0], %[px], " #XO "\n" \
+    "wur.accx_0 %[t0]\n" \
+    Q4_SPLIT_WORDS(WO, 0) \
+    Q4_SPLIT_WORDS(WO, 8) \
+    "ee.vld.128.ip q0, %[b], 16\n" \
+    "ee.vmulas.s8.accx.ld.ip q2, %[b], -16, q0, q1\n" \
+    "ee.vld.128.ip q3, %[xo], 16\n" \
+    "ee.vmulas.s8.accx.ld.ip q1, %[xe], 16, q2, q3\n" \
+    "rur.accx_0 %[t0]\n" \
+    "l16ui %[t1], %[ws], " #SO "\n" \
+    "float.s %[f0], %[t0], 0\n" \
+    "slli %[t2], %[t1], 13\n" \
+    "add %[t2], %[t2], %[rb]\n" \
+    "moveqz %[t2], %[t1], %[t1]\n" \
+    "wfr %[f1], %[t2]\n" \
+    "lsi %[f2], %[px], " #XO "+4\n" \
+    "mul.s %[f0], %[f0], %[f1]\n" \
+    "mul.s %[f0], %[f0], %[f2]\n" \
+    "add.s %[sum], %[sum], %[f0]\n"
+
+static void __attribute__((noinline)) rows_q4_pie32(float *out, const int8_t *xe, const int8_t *xo,
+    const q4_xgroup_t *xg, const uint8_t *w, const uint16_t *ws, int d, int groups) {
+    int8_t buf[32] __attribute__((aligned(16)));
+    for (int i = 0; i < d; i++) {
+        const int8_t *pe = xe, *po = xo;
+        int8_t *pb = buf;
+        const q4_xgroup_t *px = xg;
+        uint32_t t0, t1, t2, t3;
+        float sum, f0, f1, f2;
+        // Two groups per loop trip (one pointer step each for w, ws and
+        // the x groups), then the odd one.  q1 holds the group's even
+        // columns of x, loaded ahead by the last multiply of the group
+        // before (xe has 16 bytes of slack for the row's last).
+        __asm__ volatile (
+            "ee.zero.accx\n"
+            "movi.n %[t0], 0\n"
+            "wfr %[sum], %[t0]\n"
+            "ee.vld.128.ip q1, %[xe], 16\n"
+            "srli %[t0], %[n], 1\n"
+            "loopnez %[t0], .Lq4p_end%=\n"
+            Q4_GROUP(0, 0, 0)
+            Q4_GROUP(16, 2, 8)
+            "addi %[w], %[w], 32\n"
+            "addi %[ws], %[ws], 4\n"
+            "addi %[px], %[px], 16\n"
+            ".Lq4p_end%=:\n"
+            "bbci %[n], 0, .Lq4p_even%=\n"
+            Q4_GROUP(0, 0, 0)
+            "addi %[w], %[w], 16\n"
+            "addi %[ws], %[ws], 2\n"
+            ".Lq4p_even%=:\n"
+            : [w] "+r" (w), [xe] "+r" (pe), [xo] "+r" (po), [px] "+r" (px), [ws] "+r" (ws), [b] "+r" (pb),
+              [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3),
+              [sum] "=&f" (sum), [f0] "=&f" (f0), [f1] "=&f" (f1), [f2] "=&f" (f2)
+            : [n] "r" (groups), [m] "r" (0x0f0f0f0fu), [rb] "r" (LLM_HALF_REBIAS)
+            : "memory");
+        out[i] = sum;
+    }
+}
+#undef Q4_GROUP
+#undef Q4_SPLIT_WORDS
+
 static void matmul_q4_pie(float *out, const int8_t *xq, const float *xs,
-    const uint8_t *w, const uint16_t *ws, int n, int d, int gs) {
+    const uint8_t *w, const uint16_t *ws, int n, int d, int gs, int plain) {
     int groups = n / gs, gb = gs / 2;
-    int8_t xe[LLM_Q4_PIE_MAX / 2] __attribute__((aligned(16)));
+    // xe: 16 bytes of slack that rows_q4_pie32's last load ahead reads.
+    int8_t xe[LLM_Q4_PIE_MAX / 2 + 16] __attribute__((aligned(16)));
     int8_t xo[LLM_Q4_PIE_MAX / 2] __attribute__((aligned(16)));
-    int32_t xsum8[LLM_Q4_PIE_MAX / 32];
+    union {
+        int32_t xsum8[LLM_Q4_PIE_MAX / 32];
+        q4_xgroup_t xg[LLM_Q4_PIE_MAX / 32];
+    } u;
     for (int g = 0; g < groups; g++) {
         int32_t s = 0;
         for (int k = g * gb; k < (g + 1) * gb; k++) {
@@ -152,20 +259,50 @@ static void matmul_q4_pie(float *out, const int8_t *xq, const float *xs,
             xo[k] = xq[2 * k + 1];
             s += xq[2 * k] + xq[2 * k + 1];
         }
-        xsum8[g] = 8 * s;
+        if (plain && gs == 32) {
+            u.xg[g].neg_xsum8 = -8 * s;
+            u.xg[g].xs = xs[g];
+        } else {
+            u.xsum8[g] = 8 * s;
+        }
     }
-    rows_q4_pie(out, xe, xo, xsum8, xs, w, ws, d, groups, gb);
+    if (plain && gs == 32) {
+        rows_q4_pie32(out, xe, xo, u.xg, w, ws, d, groups);
+    } else {
+        rows_q4_pie(out, xe, xo, u.xsum8, xs, w, ws, d, groups, gb);
+    }
 }
 #else
 #define LLM_Q4_PIE (0)
 #endif
 
+int llm_q4_scales_plain(const uint16_t *ws, size_t count) {
+    // Plain: 0 or 0x0400..0x7bff.  (h - 1) < 0x03ff is a subnormal;
+    // h >= 0x7c00 is Inf, NaN or a sign bit (-0 included).
+    uint32_t bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t h = ws[i];
+        bad |= (uint32_t)(h - 1u < 0x03ffu) | (uint32_t)(h >= 0x7c00u);
+    }
+    return bad == 0;
+}
+
 void llm_matmul_q4(float *out, const int8_t *xq, const float *xs,
     const uint8_t *w, const uint16_t *ws, int n, int d, int gs) {
+    int plain = 0;
+    #if LLM_Q4_PIE
+    plain = llm_q4_scales_plain(ws, (size_t)d * (size_t)(n / gs));
+    #endif
+    llm_matmul_q4_scaled(out, xq, xs, w, ws, n, d, gs, plain);
+}
+
+void llm_matmul_q4_scaled(float *out, const int8_t *xq, const float *xs,
+    const uint8_t *w, const uint16_t *ws, int n, int d, int gs, int plain) {
     int groups = n / gs, gb = gs / 2, rb = n / 2;
+    (void)plain;
     #if LLM_Q4_PIE
     if (gs % 32 == 0 && n <= LLM_Q4_PIE_MAX && ((uintptr_t)w & 15) == 0) {
-        matmul_q4_pie(out, xq, xs, w, ws, n, d, gs);
+        matmul_q4_pie(out, xq, xs, w, ws, n, d, gs, plain);
         return;
     }
     #endif

@@ -3,6 +3,7 @@
 #ifndef LLM_MATMUL_Q4_H
 #define LLM_MATMUL_Q4_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 // out[d] = W[d][n] @ x[n] for 4-bit W and int8 x, both grouped by gs along
@@ -15,6 +16,18 @@
 // so every target gives the same bits.
 void llm_matmul_q4(float *out, const int8_t *xq, const float *xs,
     const uint8_t *w, const uint16_t *ws, int n, int d, int gs);
+
+// The same, told whether every scale of ws (d * n / gs halves) is plain:
+// +0 or a positive normal half, as the converters write them
+// (llm_q4_scales_plain).  plain = 1 lets the ESP32-S3 convert the scales
+// without llm_half_to_float's branch, with the same bits; it is ignored
+// elsewhere.  llm_matmul_q4 checks the scales itself on the S3; the model
+// checks each tensor once when it is loaded (tensor.h's scales_plain).
+void llm_matmul_q4_scaled(float *out, const int8_t *xq, const float *xs,
+    const uint8_t *w, const uint16_t *ws, int n, int d, int gs, int plain);
+
+// 1 if each of the count halves is +0 or a positive normal half.
+int llm_q4_scales_plain(const uint16_t *ws, size_t count);
 
 // Row `row` of a 4-bit tensor with rows of n padded columns, as floats
 // (q * scale) for its first cols values: the token embedding's lookup.

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "fileformat.h"
+#include "matmul_q4.h"
 #include "py/runtime.h"
 #include "modllm.h"
 #include "parallel.h"
@@ -96,6 +97,7 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
         }
         t->scales = NULL;
         t->group_size = 0;
+        t->scales_plain = 0;
     } else if (type == LLM_Q8 || type == LLM_Q4) {
         // Rows are padded to a multiple of gs (.llm version 2); 4-bit codes
         // take half a byte each, so their groups are even (version 3).
@@ -115,6 +117,11 @@ static void get_tensor(const mp_buffer_info_t *wb, const int32_t *entry, uint32_
         }
         t->scales = (const uint16_t *)(base + soffset);
         t->group_size = gs;
+        // Once per tensor here, so that the S3's 4-bit matmul need not
+        // check them per row (matmul_q4.h).  The weights buffer is held
+        // by the model and not written after this.
+        t->scales_plain = type == LLM_Q4 && !problem
+            && llm_q4_scales_plain(t->scales, (size_t)(count / (uint32_t)gs));
     } else {
         problem = "bad offset or type";
     }

@@ -13,6 +13,8 @@ typedef struct {
     const uint16_t *scales; // Q8, Q4: halves [rows][padded cols / group_size]
     llm_type_t type;
     int32_t group_size;     // Q8, Q4: rows are padded with zeros to a multiple of it
+    int32_t scales_plain;   // Q4: every scale is +0 or a positive normal half (llm_q4_scales_plain),
+                            // checked when the model is loaded; 0 otherwise
 } llm_tensor_t;
 
 // Columns of a grouped row as stored: cols rounded up to a multiple of gs.

@@ -110,8 +110,9 @@ static void matmul_rows(void *arg, int start, int end) {
                 w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
             break;
         case LLM_Q4:
-            llm_matmul_q4(j->out + start, j->xq, j->xs, (const uint8_t *)w->data + (intptr_t)start * (j->n / 2),
-                w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size);
+            llm_matmul_q4_scaled(j->out + start, j->xq, j->xs, (const uint8_t *)w->data + (intptr_t)start * (j->n / 2),
+                w->scales + (intptr_t)start * (j->n / w->group_size), j->n, end - start, w->group_size,
+                w->scales_plain);
             break;
         default:  // LLM_F32
             llm_matmul_f32(j->out + start, j->x, (const float *)w->data + (intptr_t)start * j->n, j->n, end - start);
