@@ -145,7 +145,8 @@ def quantize_int4(config, weights, group_size=None, method="gptq", classifier="i
     stats = None
     if method == "gptq":
         model = int4.Model(config, weights)
-        corpus = int4.sample_corpus(model, int4.CALIBRATION_STORIES, config["seq_len"], int4.CALIBRATION_SEED)
+        corpus = int4.sample_corpus(model, int4.CALIBRATION_STORIES, min(config["seq_len"], int4.CALIBRATION_LENGTH),
+                                    int4.CALIBRATION_SEED)
         stats = int4.activation_stats(model, corpus)
 
     def q(name, l, m):

@@ -43,8 +43,9 @@ INT4_GROUP = 32
 GPTQ_ACT_ORDER = True  # columns by decreasing E[x_j^2]; the groups stay the stored runs of 32
 GPTQ_DAMP = 0.1  # added to E[x x^T]'s diagonal, times its mean
 # GPTQ's calibration corpus: stories sampled from the fp32 model at temperature 1, seeds
-# CALIBRATION_SEED.. (the study evaluates on seeds 1..N).
+# CALIBRATION_SEED.., at most CALIBRATION_LENGTH tokens each (the study evaluates on seeds 1..N).
 CALIBRATION_STORIES = 64
+CALIBRATION_LENGTH = 256  # tokens per story at most (the study's --length default)
 CALIBRATION_SEED = 1001
 
 
