@@ -214,6 +214,13 @@ def test_converter_round_trip(tmp_path, method, pure):
     assert err < 0.15, err
 
 
+def test_converter_help_states_the_int4_default(capsys):
+    with pytest.raises(SystemExit):
+        convert.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--pure-int4" in text and "wv and w2 stay int8" in text and "docs/int4.md" in text
+
+
 def test_converter_options(tmp_path):
     ckpt, tokp, cfg, w = small_model(tmp_path)
     out = str(tmp_path / "mixed.llm")
