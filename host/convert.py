@@ -9,6 +9,8 @@ export.py --version 2) checkpoints whose group size divides every row.
 --int8 is --weights int8.  int4 weights (docs/int4.md) are quantised with
 GPTQ against activations of a corpus sampled from the model itself (fixed
 seeds), or with --int4-method search (per-group scale search, no corpus).
+--weights int4 keeps the layers' wv and w2 in int8 (host.int4.INT8_TENSORS:
+the most sensitive per byte); --pure-int4 makes every matrix int4.
 """
 import argparse
 import os
@@ -19,6 +21,7 @@ import numpy as np
 
 from host import llama2, modelfile
 from host.fileformat import CONFIG_NAMES, SIMD_BYTES, V2_MAGIC, group_size_ok, shape
+from host.int4 import INT4_GROUP, INT8_TENSORS
 from host.progress import Bar
 
 V2_HEADER = 256
@@ -127,16 +130,14 @@ def check_output(out):
         raise IsADirectoryError("%s is a directory: give the path of the file to write" % out)
 
 
-INT4_GROUP = 32
-# GPTQ's calibration corpus: stories sampled from the fp32 model, seeds
-# from host.int4.CALIBRATION_SEED (the quality study evaluates on others).
-CALIBRATION_STORIES = 16
-
-
-def quantize_int4(config, weights, group_size=None, method="gptq", classifier="int4", progress=None):
-    """weights with every matrix (and the classifier when classifier is "int4") as modelfile.Q4Tensor."""
+def quantize_int4(config, weights, group_size=None, method="gptq", classifier="int4", progress=None,
+                  int8_tensors=None):
+    """weights with the matrices as modelfile.Q4Tensor (int4) or (codes, half scales) tuples (int8):
+    the layer matrices named in int8_tensors (default host.int4.INT8_TENSORS) int8 in the int8
+    converter's groups, the others int4; the classifier int4 when classifier is "int4"."""
     from host import int4
-    gs = group_size or INT4_GROUP
+    int8_tensors = int4.INT8_TENSORS if int8_tensors is None else tuple(int8_tensors)
+    gs = group_size or int4.INT4_GROUP
     for name, cols in (("dim", config["dim"]), ("hidden_dim", config["hidden_dim"])):
         if not int4.group_size_ok(cols, gs):
             raise ValueError("int4 group size %d does not fit %s %d (an even size that divides it, or a multiple"
@@ -144,10 +145,13 @@ def quantize_int4(config, weights, group_size=None, method="gptq", classifier="i
     stats = None
     if method == "gptq":
         model = int4.Model(config, weights)
-        corpus = int4.sample_corpus(model, CALIBRATION_STORIES, config["seq_len"], int4.CALIBRATION_SEED)
+        corpus = int4.sample_corpus(model, int4.CALIBRATION_STORIES, min(config["seq_len"], int4.CALIBRATION_LENGTH),
+                                    int4.CALIBRATION_SEED)
         stats = int4.activation_stats(model, corpus)
 
     def q(name, l, m):
+        if name in int8_tensors:
+            return modelfile.quantize(m, modelfile.pick_group_size(m.shape[1]))
         if method == "gptq":
             codes, s = int4.quantize_gptq(m, gs, stats[(name, l)])
         else:
@@ -157,7 +161,7 @@ def quantize_int4(config, weights, group_size=None, method="gptq", classifier="i
     out = dict(weights)
     L = config["n_layers"]
     steps = 7 * L + 1
-    for i, name in enumerate(("wq", "wk", "wv", "wo", "w1", "w2", "w3")):
+    for i, name in enumerate(int4.MATRICES):
         out[name] = []
         for l in range(L):
             out[name].append(q(name, l, weights[name][l]))
@@ -173,9 +177,10 @@ def quantize_int4(config, weights, group_size=None, method="gptq", classifier="i
 
 
 def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=None, classifier=None,
-            int4_method="gptq"):
+            int4_method="gptq", int8_tensors=None):
     """dtype: f32, int8 or int4 for the layers' matrices; classifier: the same for the embedding
-    and classifier (default: dtype)."""
+    and classifier (default: dtype).  With int4, the layer matrices named in int8_tensors stay
+    int8 (default host.int4.INT8_TENSORS; () for pure int4)."""
     check_output(out)
     config, weights = load_checkpoint(checkpoint)
     classifier = classifier or dtype
@@ -190,7 +195,8 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
     if dtype == "f32" and isinstance(weights["wq"][0], tuple):
         raise ValueError("%s holds int8 weights; convert it with --int8" % checkpoint)
     try:
-        return _write(out, config, weights, tok, dtype, classifier, group_size, int4_method, progress, checkpoint)
+        return _write(out, config, weights, tok, dtype, classifier, group_size, int4_method, progress, checkpoint,
+                      int8_tensors)
     except BaseException:
         # modelfile.write writes OUT.part, then renames it: no half-written leftover.
         if os.path.exists(out + ".part"):
@@ -198,12 +204,14 @@ def convert(checkpoint, tokenizer, out, dtype="f32", group_size=None, progress=N
         raise
 
 
-def _write(out, config, weights, tok, dtype, classifier, group_size, int4_method, progress, checkpoint):
+def _write(out, config, weights, tok, dtype, classifier, group_size, int4_method, progress, checkpoint,
+           int8_tensors):
     if "int4" in (dtype, classifier):
         if isinstance(weights["wq"][0], tuple):
             raise ValueError("%s holds int8 weights; int4 needs a float32 (version-0) checkpoint" % checkpoint)
         shared = weights["wcls"] is weights["token_embedding_table"]
-        q4 = quantize_int4(config, weights, group_size, int4_method, classifier, progress)
+        q4 = quantize_int4(config, weights, group_size, int4_method, classifier, progress,
+                           int8_tensors if dtype == "int4" else ())
         if dtype != "int4":
             for name in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
                 q4[name] = weights[name]
@@ -230,25 +238,36 @@ def main(argv=None):
     ap.add_argument("checkpoint", help="llama2.c checkpoint (.bin, version 0 or 2)")
     ap.add_argument("tokenizer", help="its tokenizer.bin")
     ap.add_argument("output", help="the .llm file to write")
-    ap.add_argument("--weights", choices=("f32", "int8", "int4"), help="the matrices' type (default f32)")
+    ap.add_argument("--weights", choices=("f32", "int8", "int4"),
+                    help="the matrices' type (default f32; int4 keeps the layers' %s int8 unless --pure-int4)"
+                    % " and ".join(INT8_TENSORS))
     ap.add_argument("--int8", action="store_true", help="the same as --weights int8")
     ap.add_argument("--classifier", choices=("f32", "int8", "int4"),
                     help="the token embedding / classifier's type (default: as --weights; int8 or int4 with"
                     " int4 weights)")
     ap.add_argument("--group-size", type=int, help="group size; rows are padded with zeros to a multiple of"
                     " it (int8 default: per tensor, 64 or 48, whichever pads the row less; one group for rows"
-                    " shorter than 48; int4 default: %d)" % INT4_GROUP)
+                    " shorter than 48; int4 default: %d; the int8 matrices of --weights int4 keep the int8"
+                    " default)" % INT4_GROUP)
     ap.add_argument("--int4-method", choices=("gptq", "search", "round"), default="gptq",
                     help="int4 rounding: GPTQ on a corpus sampled from the model (default), per-group scale"
                     " search, or plain rounding (docs/int4.md)")
+    ap.add_argument("--pure-int4", action="store_true",
+                    help="with --weights int4, every matrix int4; by default the layers' " + " and ".join(INT8_TENSORS)
+                    + " stay int8, in the int8 default's groups (their int4 error costs the most perplexity per"
+                    " byte saved: docs/int4.md; stories15M: 10.11 MB and +3.3%% perplexity, pure int4 9.25 MB"
+                    " and +5.5%%)")
     args = ap.parse_args(argv)
+    if args.pure_int4 and (args.weights or ("int8" if args.int8 else "f32")) != "int4":
+        ap.error("--pure-int4 goes with --weights int4")
     if args.int8 and args.weights not in (None, "int8"):
         ap.error("--int8 contradicts --weights %s" % args.weights)
     dtype = "int8" if args.int8 else (args.weights or "f32")
     try:
         with Bar("converting") as bar:
             size = convert(args.checkpoint, args.tokenizer, args.output, dtype,
-                           args.group_size, bar.update, args.classifier, args.int4_method)
+                           args.group_size, bar.update, args.classifier, args.int4_method,
+                           () if args.pure_int4 else None)
     except (OSError, ValueError) as e:
         sys.stderr.write("error: %s\n" % e)
         return 1

@@ -12,6 +12,12 @@ give the least error, the error weighted per column by the mean square of
 the activations that multiply it (collected from the fp32 model on the
 evaluation corpus) when those statistics are given, else unweighted.
 
+The converter's default for --weights int4 (docs/int4.md) is mixed: the
+matrices in INT8_TENSORS stay int8 (groups as the int8 converter picks
+them), every other matrix and the classifier are int4 in groups of 32,
+quantised by GPTQ in activation order (GPTQ_ACT_ORDER, GPTQ_DAMP) against
+CALIBRATION_STORIES stories sampled from the fp32 model.
+
     python3 -m host int4-study --model stories15M.bin --tokenizer tokenizer.bin
 """
 import argparse
@@ -28,6 +34,19 @@ F16_MAX = 65504.0
 # Candidate divisors of max|w| for a group's scale; 7 is plain rounding
 # with symmetric codes, 8 uses the code -8 for the largest negative weight.
 SCALE_DIVISORS = tuple(np.round(np.arange(6.0, 9.0001, 0.125), 4))
+
+# The converter's int4 default, chosen by the study (docs/int4.md): the layer matrices kept in
+# int8 (the most sensitive per byte: keeping wv and w2 in int8 takes stories15M from +5.5% to
+# +3.3% perplexity for 0.86 MB), and GPTQ's settings.  `convert --pure-int4` makes every matrix int4.
+INT8_TENSORS = ("wv", "w2")
+INT4_GROUP = 32
+GPTQ_ACT_ORDER = True  # columns by decreasing E[x_j^2]; the groups stay the stored runs of 32
+GPTQ_DAMP = 0.1  # added to E[x x^T]'s diagonal, times its mean
+# GPTQ's calibration corpus: stories sampled from the fp32 model at temperature 1, seeds
+# CALIBRATION_SEED.., at most CALIBRATION_LENGTH tokens each (the study evaluates on seeds 1..N).
+CALIBRATION_STORIES = 64
+CALIBRATION_LENGTH = 256  # tokens per story at most (the study's --length default)
+CALIBRATION_SEED = 1001
 
 
 def group_size_ok(cols, gs):
@@ -250,11 +269,13 @@ def activation_stats(model, corpus):
     return {key: h / n for key, (h, n) in st.items()}
 
 
-def quantize_gptq(w, gs, hess, damp=0.01):
+def quantize_gptq(w, gs, hess, damp=GPTQ_DAMP, act_order=GPTQ_ACT_ORDER):
     """GPTQ (Frantar et al. 2022) with symmetric int4 groups along the row: columns are quantised
-    left to right, each one's rounding error pushed onto the columns not yet quantised through the
+    one at a time, each one's rounding error pushed onto the columns not yet quantised through the
     inverse of E[x x^T]; a group's scale is searched (weighted by the diagonal) when the quantiser
-    reaches the group.  Same output format as quantize()."""
+    reaches the group's first column.  In column order, or with act_order in order of decreasing
+    E[x_j^2] (the groups stay the runs of gs columns the format stores).  Same output format as
+    quantize()."""
     w = np.asarray(w, np.float64)
     rows, cols = w.shape
     if not group_size_ok(cols, gs):
@@ -267,45 +288,66 @@ def quantize_gptq(w, gs, hess, damp=0.01):
     dead = np.diag(H)[:cols] <= 0
     H[np.arange(cols)[dead], np.arange(cols)[dead]] = 1.0
     H += damp * np.mean(np.diag(H)[:cols]) * np.eye(padded)
-    Hinv = np.linalg.cholesky(np.linalg.inv(H)).T  # upper
+    order = np.argsort(-np.diag(H)[:cols], kind="stable") if act_order else np.arange(cols)
+    order = np.concatenate([order, np.arange(cols, padded)])
+    W = W[:, order]
+    H = H[np.ix_(order, order)]
+    Hinv = np.linalg.cholesky(np.linalg.inv(H)).T  # upper, in quantisation order
     diag = np.diag(H).astype(np.float32)
+    where = np.empty(padded, np.int64)
+    where[order] = np.arange(padded)  # column -> its position in quantisation order
     codes = np.zeros((rows, padded), np.int8)
     scales = np.zeros((rows, padded // gs), np.float16)
-    for g0 in range(0, padded, gs):
-        q, s = quantize(W[:, g0:g0 + gs].astype(np.float32), gs, importance=diag[g0:g0 + gs])
-        scales[:, g0 // gs] = s[:, 0]
-        sf = s[:, 0].astype(np.float64)
-        safe = np.where(sf > 0, sf, 1.0)
-        for i in range(g0, g0 + gs):
-            qi = np.where(sf > 0, np.clip(np.rint(W[:, i] / safe), -8, 7), 0)
-            codes[:, i] = qi
-            err = (W[:, i] - qi * sf) / Hinv[i, i]
-            W[:, i + 1:] -= np.outer(err, Hinv[i, i + 1:])
+    sf = np.zeros((rows, padded // gs))
+    have = np.zeros(padded // gs, bool)
+    for i in range(padded):
+        col = order[i]
+        g = col // gs
+        if not have[g]:
+            pos = where[g * gs:(g + 1) * gs]
+            q, s = quantize(W[:, pos].astype(np.float32), gs, importance=diag[pos])
+            scales[:, g] = s[:, 0]
+            sf[:, g] = s[:, 0].astype(np.float64)
+            have[g] = True
+        s = sf[:, g]
+        qi = np.where(s > 0, np.clip(np.rint(W[:, i] / np.where(s > 0, s, 1.0)), -8, 7), 0)
+        codes[:, col] = qi
+        err = (W[:, i] - qi * s) / Hinv[i, i]
+        W[:, i + 1:] -= np.outer(err, Hinv[i, i + 1:])
     return codes, scales
 
 
-def variant_weights(config, weights, scheme, imp=None):
+def variant_weights(config, weights, scheme, stats=None):
     """Float weights as a scheme stores them, and the activation group sizes.
 
-    scheme: dict(kind="f32"|"int8"|"int4", gs=..., search=bool, weighted=bool, cls="int8"|"int4"|None)
+    scheme: dict(kind="f32"|"int8"|"int4", gs=..., search=bool, weighted=bool, gptq=bool,
+    cls="int8"|"int4"|None, cls_gs=..., int8=(layer matrices kept int8 when kind is int4),
+    calib=stories, calib_seed=first seed, act_order=bool, damp=float (GPTQ's, default the
+    converter's)).  stats(n, seed): E[x x^T] per matrix over that calibration corpus.
     """
     from host import modelfile
     w = dict(weights)
     act = {}
     L = config["n_layers"]
-    kind, gs = scheme["kind"], scheme.get("gs")
+    kind = scheme["kind"]
     if kind == "f32":
         return w, act
+    imp = None
+    if scheme.get("gptq") or scheme.get("weighted"):
+        imp = stats(scheme.get("calib", CALIBRATION_STORIES), scheme.get("calib_seed", CALIBRATION_SEED))
 
     def q(name, l, m):
-        k = scheme.get("cls", kind) if name == "wcls" else kind
-        gs = scheme.get("cls_gs", scheme.get("gs")) if name == "wcls" else scheme.get("gs")
+        if name == "wcls":
+            k, gs = scheme.get("cls", kind), scheme.get("cls_gs", scheme.get("gs"))
+        else:
+            k, gs = ("int8" if name in scheme.get("int8", ()) else kind), scheme.get("gs")
         if k == "int8":
             g = modelfile.pick_group_size(m.shape[1])
             codes, s = modelfile.quantize(m, g)
             return modelfile.dequantize(codes, s, m.shape[1]), g
         if scheme.get("gptq"):
-            codes, s = quantize_gptq(m, gs, imp[(name, l)])
+            codes, s = quantize_gptq(m, gs, imp[(name, l)], damp=scheme.get("damp", GPTQ_DAMP),
+                                     act_order=scheme.get("act_order", GPTQ_ACT_ORDER))
             return dequantize(codes, s, m.shape[1]), gs
         im = np.diag(imp[(name, l)]) if (imp is not None and scheme.get("weighted")) else None
         codes, s = quantize(m, gs, importance=im, search=scheme.get("search", True))
@@ -323,6 +365,23 @@ def variant_weights(config, weights, scheme, imp=None):
     w["wcls"] = cls
     act[("wcls", None)] = g
     return w, act
+
+
+def matrix_bytes(config, act, kinds):
+    """Bytes of the matrices' codes and scales in a .llm file (shared classifier): act gives each
+    matrix's group size, kinds(name) its type ("int8", "int4" or "f32")."""
+    from host.fileformat import shape
+    cfg = tuple(config[k] for k in llama2.CONFIG_NAMES)
+    total = 0
+    for (name, l), gs in act.items():
+        rows, cols = shape("classifier" if name == "wcls" else name, cfg)
+        k = kinds(name)
+        if k == "f32":
+            total += 4 * rows * cols
+            continue
+        p = padded_cols(cols, gs)
+        total += rows * p * (1 if k == "int8" else 0.5) + 2 * rows * (p // gs)
+    return int(total)
 
 
 def evaluate(config, weights, act, corpus, ref_logp, ref_greedy, prompt_tokens):
@@ -346,26 +405,48 @@ def evaluate(config, weights, act, corpus, ref_logp, ref_greedy, prompt_tokens):
             "tokens": n}
 
 
+OLD_GPTQ = dict(calib=16, act_order=False, damp=0.01)  # GPTQ as first converted: 16 stories, column order
 SCHEMES = [
     ("fp32", dict(kind="f32")),
     ("int8 (64/48, absmax)", dict(kind="int8")),
     ("int4 g64, plain rounding", dict(kind="int4", gs=64, search=False)),
     ("int4 g32, plain rounding", dict(kind="int4", gs=32, search=False)),
     ("int4 g32, scale search", dict(kind="int4", gs=32, search=True)),
-    ("int4 g32, activation-weighted search", dict(kind="int4", gs=32, search=True, weighted=True)),
-    ("int4 g16, activation-weighted search", dict(kind="int4", gs=16, search=True, weighted=True)),
-    ("int4 g64, GPTQ", dict(kind="int4", gs=64, gptq=True)),
-    ("int4 g32, GPTQ", dict(kind="int4", gs=32, gptq=True)),
-    ("int4 g32 GPTQ, classifier int8 (does not fit 10 MiB)", dict(kind="int4", gs=32, gptq=True, cls="int8")),
-    ("int4 g16, GPTQ", dict(kind="int4", gs=16, gptq=True)),
-    ("int4 g32 GPTQ, classifier g16 GPTQ", dict(kind="int4", gs=32, gptq=True, cls_gs=16)),
+    ("int4 g32, activation-weighted search", dict(kind="int4", gs=32, search=True, weighted=True, calib=16)),
+    ("int4 g16, activation-weighted search", dict(kind="int4", gs=16, search=True, weighted=True, calib=16)),
+    ("int4 g64, GPTQ (16 stories, column order)", dict(kind="int4", gs=64, gptq=True, **OLD_GPTQ)),
+    ("int4 g32, GPTQ (16 stories, column order)", dict(kind="int4", gs=32, gptq=True, **OLD_GPTQ)),
+    ("int4 g32 GPTQ (16, column order), classifier int8 (does not fit 10 MiB)",
+     dict(kind="int4", gs=32, gptq=True, cls="int8", **OLD_GPTQ)),
+    ("int4 g16, GPTQ (16 stories, column order)", dict(kind="int4", gs=16, gptq=True, **OLD_GPTQ)),
+    ("int4 g32 GPTQ (16, column order), classifier g16", dict(kind="int4", gs=32, gptq=True, cls_gs=16, **OLD_GPTQ)),
+] + [
+    # per-tensor sensitivity: one kind of layer matrix int8 in every layer, the rest as the old default
+    ("int4 g32 GPTQ (16, column order), %s int8" % t, dict(kind="int4", gs=32, gptq=True, int8=(t,), **OLD_GPTQ))
+    for t in MATRICES
+] + [
+    # GPTQ's settings
+    ("int4 g32, GPTQ act order (16 stories)", dict(kind="int4", gs=32, gptq=True, calib=16, damp=0.01)),
+    ("int4 g32, GPTQ damp 0.1 (16 stories, column order)",
+     dict(kind="int4", gs=32, gptq=True, calib=16, act_order=False)),
+    ("int4 g32, GPTQ 64 stories (column order)", dict(kind="int4", gs=32, gptq=True, act_order=False, damp=0.01)),
+    ("int4 g32, GPTQ act order, damp 0.1 (16 stories)", dict(kind="int4", gs=32, gptq=True, calib=16)),
+    ("int4 g32, GPTQ act order, damp 0.1, 64 stories (pure int4: --pure-int4)", dict(kind="int4", gs=32, gptq=True)),
+] + [
+    # mixed: the GPTQ above, the listed layer matrices int8
+    ("int4 g32 GPTQ, %s int8%s" % ("+".join(t), " (the converter's default)" if t == INT8_TENSORS else ""),
+     dict(kind="int4", gs=32, gptq=True, int8=t))
+    for t in (("wv",), ("w2",), ("wv", "w2"), ("wv", "w1"), ("wv", "w3"), ("wq", "wk", "wv", "wo"),
+              ("wv", "w2", "wo"), ("wv", "w2", "wq"))
+] + [
+    # the same with other calibration corpora: how much the choice of 64 stories matters
+    ("int4 g32 GPTQ%s, calibration seeds %d-%d" % (", " + "+".join(t) + " int8" if t else "", s, s + 63),
+     dict(kind="int4", gs=32, gptq=True, int8=t, calib_seed=s))
+    for s in (3001, 5001) for t in ((), ("wv",), ("wv", "w2"), ("wv", "w2", "wo"))
 ]
 
 
-CALIBRATION_SEED = 1001
-
-
-def study(model_path, tokenizer_path, n_stories=12, length=256, schemes=None, log=sys.stderr, n_calib=16):
+def study(model_path, tokenizer_path, n_stories=12, length=256, schemes=None, log=sys.stderr, select=None):
     from host import reference
     config, weights = llama2.read_checkpoint(model_path)
     tok = reference.Tokenizer.from_file(tokenizer_path, config["vocab_size"])
@@ -373,22 +454,47 @@ def study(model_path, tokenizer_path, n_stories=12, length=256, schemes=None, lo
     t0 = time.time()
     base = Model(config, weights)
     corpus = sample_corpus(base, n_stories, length, seed0=1)
-    calib = sample_corpus(base, n_calib, length, seed0=CALIBRATION_SEED)
     log.write("corpus: %d stories, %d tokens (%.0f s)\n" % (len(corpus), sum(map(len, corpus)), time.time() - t0))
-    imp = activation_stats(base, calib)
+    calib_stats = {}
+
+    def stats(n, seed):
+        if (n, seed) not in calib_stats:
+            calib_stats[(n, seed)] = activation_stats(base, sample_corpus(base, n, length, seed0=seed))
+        return calib_stats[(n, seed)]
+
     ref_logp = [_logsoftmax(base.forward_seq(t[:-1])) for t in corpus]
     ref_greedy = greedy(base, prompt, 128)
+    fixed = file_overhead(config, tokenizer_path)
     rows = []
     for label, scheme in (schemes or SCHEMES):
+        if select and not any(s in label for s in select):
+            continue
         t0 = time.time()
-        w, act = variant_weights(config, weights, scheme, imp)
+        w, act = variant_weights(config, weights, scheme, stats)
         r = evaluate(config, w, act, corpus, ref_logp, ref_greedy, prompt)
         r["label"] = label
+        kind = scheme["kind"]
+        if kind == "f32":
+            act = {(n, l): 0 for n in MATRICES for l in range(config["n_layers"])}
+            act[("wcls", None)] = 0
+        r["bytes"] = fixed + matrix_bytes(config, act, lambda n: scheme.get("cls", kind) if n == "wcls" else
+                                          ("int8" if n in scheme.get("int8", ()) else kind))
         rows.append(r)
-        log.write("%-42s ppl %.4f  KL %.5f  top-1 %.4f  greedy %d (%.0f s)\n"
-                  % (label, r["ppl"], r["kl"], r["top1"], r["greedy_lead"], time.time() - t0))
+        log.write("%-42s ppl %.4f  KL %.5f  top-1 %.4f  greedy %d  %d bytes (%.0f s)\n"
+                  % (label, r["ppl"], r["kl"], r["top1"], r["greedy_lead"], r["bytes"], time.time() - t0))
     return rows, {"stories": len(corpus), "tokens": sum(len(t) - 1 for t in corpus),
                   "greedy_steps": len(ref_greedy) - len(prompt)}
+
+
+def file_overhead(config, tokenizer_path):
+    """The bytes of a .llm file (shared classifier) besides its matrices: header, table,
+    tokenizer and its index, the norms."""
+    import os
+    from host.fileformat import ALIGN, HEADER_SIZE, TABLE_ENTRY_SIZE, n_tensors
+    up = lambda n: -(-n // ALIGN) * ALIGN
+    L, dim = config["n_layers"], config["dim"]
+    return (up(HEADER_SIZE) + up(TABLE_ENTRY_SIZE * n_tensors(L)) + up(os.path.getsize(tokenizer_path))
+            + up(8 * config["vocab_size"]) + (2 * L + 1) * up(4 * dim))
 
 
 def main(argv=None):
@@ -400,18 +506,22 @@ def main(argv=None):
     ap.add_argument("--stories", type=int, default=12, help="stories sampled (seeds 1..N, temperature 1)")
     ap.add_argument("--length", type=int, default=256, help="tokens per story at most")
     ap.add_argument("--json", help="write the rows here too")
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="only the rows whose label contains TEXT (repeatable; fp32 is always measured)")
     args = ap.parse_args(argv)
-    rows, meta = study(args.model, args.tokenizer, args.stories, args.length)
+    rows, meta = study(args.model, args.tokenizer, args.stories, args.length,
+                       select=args.only and ["fp32"] + args.only)
     fp = rows[0]["ppl"]
     print("corpus: %d stories sampled from the fp32 model (seeds 1..%d, temperature 1), %d predicted tokens;"
           " greedy: %d steps after \"Once upon a time\"" % (meta["stories"], meta["stories"], meta["tokens"],
                                                             meta["greedy_steps"]))
-    print("| weights | perplexity | vs fp32 | mean KL from fp32 | top-1 agreement | greedy tokens equal to fp32 |")
-    print("|---|---|---|---|---|---|")
+    print("| weights | file (bytes) | perplexity | vs fp32 | mean KL from fp32 | top-1 agreement |"
+          " greedy tokens equal to fp32 |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %.4f | %+.2f%% | %.5f | %.2f%% | %d / %d |" % (r["label"], r["ppl"], 100 * (r["ppl"] / fp - 1),
-                                                                  r["kl"], 100 * r["top1"], r["greedy_lead"],
-                                                                  meta["greedy_steps"]))
+        print("| %s | %d | %.4f | %+.2f%% | %.5f | %.2f%% | %d / %d |"
+              % (r["label"], r["bytes"], r["ppl"], 100 * (r["ppl"] / fp - 1), r["kl"], 100 * r["top1"],
+                 r["greedy_lead"], meta["greedy_steps"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=1)

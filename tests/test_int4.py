@@ -11,7 +11,7 @@ import pytest
 import mpy
 from host import convert, firmware as fw, int4, llama2, modelfile, quality
 from host import reference as R
-from host.fileformat import F32, Q4, Q8
+from host.fileformat import F32, LAYER_TENSORS, Q4, Q8
 
 f32 = np.float32
 
@@ -171,10 +171,11 @@ def small_model(tmp_path, shared=True, seed=3):
 
 
 @pytest.mark.parametrize("method", ["search", "gptq"])
-def test_converter_round_trip(tmp_path, method):
+@pytest.mark.parametrize("pure", [False, True])
+def test_converter_round_trip(tmp_path, method, pure):
     ckpt, tokp, cfg, w = small_model(tmp_path)
     out = str(tmp_path / "m.llm")
-    convert.convert(ckpt, tokp, out, "int4", int4_method=method)
+    convert.convert(ckpt, tokp, out, "int4", int4_method=method, int8_tensors=() if pure else None)
     data = open(out, "rb").read()
     h = modelfile.read_header(data)
     assert h["version"] == 3 and h["shared"]
@@ -182,19 +183,42 @@ def test_converter_round_trip(tmp_path, method):
     assert table[-1] == table[0] and table[0][1] == Q4 and table[0][2] == 32
     _, weights, quant = int4.read_llm(out)
     kinds = [e[1] for e in table]
-    assert kinds.count(Q4) == 1 + 7 * 2 + 1 and kinds.count(F32) == 2 * 2 + 1
+    int8 = () if pure else int4.INT8_TENSORS
+    if not pure:
+        assert int8 == ("wv", "w2")  # the default docs/int4.md measured
+    # per layer: the matrices of int8 in int8, the rest int4; the classifier (the embedding) int4
+    for l in range(2):
+        for i, name in enumerate(LAYER_TENSORS):
+            kind = table[1 + len(LAYER_TENSORS) * l + i][1]
+            assert kind == (F32 if name.startswith("rms_") else Q8 if name in int8 else Q4), (l, name, kind)
+    assert kinds.count(Q4) == 1 + (7 - len(int8)) * 2 + 1 and kinds.count(Q8) == len(int8) * 2
+    assert kinds.count(F32) == 2 * 2 + 1
     for e in table:
         assert e[0] % 16 == 0 and (e[1] == F32 or e[3] % 16 == 0)
+    for name in int8:
+        # the int8 converter's codes, scales and groups, bit for bit (w2: 172 columns, groups of 64)
+        for l in range(2):
+            q, s = modelfile.quantize(w[name][l], modelfile.pick_group_size(w[name][l].shape[1]))
+            assert np.array_equal(quant[name][l].codes, q)
+            assert np.array_equal(quant[name][l].scales, s.astype(np.float32))
     if method == "search":
-        # the stored codes and scales are the quantiser's, bit for bit; w2 (172 columns) padded to 192
-        for name in ("wq", "w2"):
+        # the stored int4 codes and scales are the quantiser's, bit for bit; w1/w2's rows padded
+        for name in ("wq", "w2") if pure else ("wq", "w1"):
             q, s = int4.quantize(w[name][1], 32)
             assert np.array_equal(quant[name][1].codes, q)
             assert np.array_equal(quant[name][1].scales, s.astype(np.float32))
-        assert quant["w2"][0].codes.shape == (64, 192)
+        if pure:
+            assert quant["w2"][0].codes.shape == (64, 192)
     # the dequantised weights are near the originals (4 bits: about a tenth of their spread)
     err = np.sqrt(((weights["wq"] - w["wq"]) ** 2).mean() / (w["wq"] ** 2).mean())
     assert err < 0.15, err
+
+
+def test_converter_help_states_the_int4_default(capsys):
+    with pytest.raises(SystemExit):
+        convert.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--pure-int4" in text and "wv and w2 stay int8" in text and "docs/int4.md" in text
 
 
 def test_converter_options(tmp_path):
@@ -204,7 +228,13 @@ def test_converter_options(tmp_path):
                          out]) == 0
     data = open(out, "rb").read()
     table = modelfile.read_table(data, modelfile.read_header(data))
-    assert table[0][1] == Q8 and table[1 + 1][1] == Q4
+    assert table[0][1] == Q8 and table[1 + 1][1] == Q4 and table[1 + 3][1] == Q8  # wv: int8 by default
+    assert convert.main(["--weights", "int4", "--pure-int4", "--int4-method", "search", ckpt, tokp, out]) == 0
+    data = open(out, "rb").read()
+    table = modelfile.read_table(data, modelfile.read_header(data))
+    assert all(e[1] in (Q4, F32) for e in table)
+    with pytest.raises(SystemExit):
+        convert.main(["--weights", "int8", "--pure-int4", ckpt, tokp, out])
     assert convert.main(["--int8", ckpt, tokp, str(tmp_path / "i8.llm")]) == 0  # the old flag still works
     d8 = open(str(tmp_path / "i8.llm"), "rb").read()
     assert modelfile.read_header(d8)["version"] == 2
@@ -213,16 +243,19 @@ def test_converter_options(tmp_path):
     assert not os.path.exists(str(tmp_path / "x.llm"))
 
 
-def llm_int4(tmp_path, shared):
+def llm_int4(tmp_path, shared, pure=False):
     ckpt, tokp, cfg, w = small_model(tmp_path, shared=shared, seed=7 if shared else 8)
     out = str(tmp_path / "m.llm")
-    convert.convert(ckpt, tokp, out, "int4", int4_method="search")
+    convert.convert(ckpt, tokp, out, "int4", int4_method="search", int8_tensors=() if pure else None)
+    data = open(out, "rb").read()
+    kinds = {e[1] for e in modelfile.read_table(data, modelfile.read_header(data))}
+    assert kinds == ({F32, Q4} if pure else {F32, Q4, Q8})  # the default mixes int8 and int4 matrices
     return out, tokp
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_random_int4_model_matches_numpy_reference(tmp_path, shared):
-    out, tokp = llm_int4(tmp_path, shared)
+@pytest.mark.parametrize("shared,pure", [(True, False), (False, False), (True, True), (False, True)])
+def test_random_int4_model_matches_numpy_reference(tmp_path, shared, pure):
+    out, tokp = llm_int4(tmp_path, shared, pure)
     ref = int4.reference_transformer(out)
     tok = R.Tokenizer.from_file(tokp, 300)
     want = [t for t, _ in R.generate_tokens(ref, tok, b"Once upon a time", 48, 0.0, 0.9, 1)]
@@ -253,12 +286,12 @@ def as_int8_file(src, dst):
     modelfile.write(dst, c, ww, tok, shared=h["shared"])
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_int4_file_computes_as_int8_file_of_the_same_codes(tmp_path, shared):
+@pytest.mark.parametrize("shared,pure", [(True, False), (False, False), (True, True), (False, True)])
+def test_int4_file_computes_as_int8_file_of_the_same_codes(tmp_path, shared, pure):
     # llm_matmul_q4's arithmetic is llm_matmul_q8's on the unpacked codes, and a 4-bit
     # embedding row dequantises as an int8 one: so the whole forward pass, logits included,
-    # is the same bits.
-    out, tokp = llm_int4(tmp_path, shared)
+    # is the same bits (the default file mixes int8 and int4 matrices; pure: int4 only).
+    out, tokp = llm_int4(tmp_path, shared, pure)
     q8 = str(tmp_path / "q8.llm")
     as_int8_file(out, q8)
     d8 = open(q8, "rb").read()
@@ -304,10 +337,26 @@ def stories15m_int4(models_dir, tmp_path_factory):
     return out, tokp
 
 
+def n16r8_romfs_bytes():
+    """The romfs partition's size in LLM_S3_SPIRAM_OCT's (N16R8) partition table."""
+    from host.paths import REPO
+    with open(os.path.join(REPO, "boards", "esp32", "common", "partitions-llm-16MiB.csv")) as f:
+        rows = [[c.strip() for c in l.split(",")] for l in f if l.strip() and not l.startswith("#")]
+    (size,) = [int(r[4], 0) for r in rows if r[0] == "romfs"]
+    return size
+
+
 def test_stories15m_int4_fits_the_n16r8_romfs_and_matches_the_reference(stories15m_int4):
+    # the converter's default (wv and w2 int8, the rest int4 in groups of 32): the file whose
+    # size docs/int4.md gives, 10109600 bytes; its ROMFS image fits with at least 100 KB to spare
+    from host import romfs
     out, tokp = stories15m_int4
     size = os.path.getsize(out)
-    assert size < 10 * 1024 * 1024 - 64 * 1024, size  # LLM_S3_SPIRAM_OCT's 10 MiB ROMFS, with room
+    assert size == 10109600, size
+    header, heads, tail = romfs.layout([(os.path.basename(out), size)])
+    image = len(header) + sum(map(len, heads)) + size + len(tail)
+    assert n16r8_romfs_bytes() == 10 * 1024 * 1024
+    assert image + 100 * 1000 <= n16r8_romfs_bytes(), image
     ref = int4.reference_transformer(out)
     tok = R.Tokenizer.from_file(tokp, 32000)
     n = 40
