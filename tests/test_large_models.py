@@ -133,4 +133,5 @@ def test_repl_recovers_from_ctrl_c_on_15m(firmware, tmp_path, tok32k_path):
         assert b"Tom" in again
         type_line(fd, b"")
         done = read_until(fd, b"REPL-DONE", 30)
-        assert b"Traceback" not in after + again + done
+        # The random 32000-token model can emit the word "Traceback" itself; match the header.
+        assert b"Traceback (most recent call last)" not in after + again + done
